@@ -1,0 +1,5 @@
+import sys
+
+from avsteg.cli import main
+
+sys.exit(main())

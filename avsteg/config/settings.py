@@ -1,0 +1,161 @@
+"""Typed settings: a TOML file (``--config``) overlaid by ``AVSTEG_<SECTION>__<KEY>`` variables.
+
+Built once by the composition root and passed explicitly; nothing reads settings at import time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from avsteg.domain.errors import ConfigurationError
+
+
+def _list_from_text(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string from an environment variable."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class ImapSettings(BaseModel):
+    host: str | None = None
+    port: int | None = None  # default: 993 with ssl, 143 without
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = True
+    starttls: bool = False  # upgrade a plain connection (used when ssl is false)
+    folder: str = "INBOX"
+    processed_folder: str | None = None
+    rejected_folder: str | None = None
+    sent_folder: str | None = None
+    processed_keyword: str = "AvstegProcessed"
+    rejected_keyword: str = "AvstegRejected"
+    auth: Literal["password", "xoauth2"] = "password"
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    authority: str | None = None  # default https://login.microsoftonline.com/<tenant_id>
+    oauth_scope: str = "https://outlook.office365.com/.default"
+    timeout_seconds: float = 60.0
+    batch_size: int = 50
+    account: str | None = None  # ledger key; default username@host
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.ssl else 143)
+
+
+class SmtpSettings(BaseModel):
+    host: str | None = None
+    port: int | None = None  # default: 465 with ssl, 587 with starttls, else 25
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = False
+    starttls: bool = True
+    auth: Literal["password", "xoauth2", "none"] = "password"
+    timeout_seconds: float = 60.0
+    max_attempts: int = 8
+    backoff_seconds: float = 30.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 465 if self.ssl else (587 if self.starttls else 25)
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite:///avsteg.sqlite"
+    echo: bool = False
+
+
+class PolicySettings(BaseModel):
+    service_address: str = "socialhansyn@ink.goteborg.se"
+    service_name: str = "Stödfunktionen för social hänsyn i upphandling"
+    allowed_sender_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["goteborg.se"]
+    )
+    replies_per_sender_per_hour: int = 10
+    trust_authentication_results: bool = False
+    authserv_id: str | None = None  # only this server's Authentication-Results are trusted
+    max_message_bytes: int = 40 * 1024 * 1024
+    max_attachment_bytes: int = 25 * 1024 * 1024
+
+    _split = field_validator("allowed_sender_domains", mode="before")(
+        lambda cls, v: _list_from_text(v)
+    )
+
+
+class WorkerSettings(BaseModel):
+    poll_interval_seconds: float = 60.0
+    idle: bool = True
+    idle_renew_seconds: float = 25 * 60
+    send_replies: bool = True
+    lease_seconds: float = 120.0
+    log_format: Literal["text", "json"] = "text"
+    outbox_dir: str | None = None  # write replies here instead of SMTP (demo, tests)
+
+
+class SchedulesSettings(BaseModel):
+    digest_address: str | None = None  # weekly digest; off when empty
+    digest_day_of_week: str = "mon"
+    digest_hour: int = 7
+    reminders: bool = False
+    first_reminder: str = "12-01"  # MM-DD
+    second_reminder: str = "12-15"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AVSTEG_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    imap: ImapSettings = Field(default_factory=ImapSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    schedules: SchedulesSettings = Field(default_factory=SchedulesSettings)
+    schema_file: str | None = None  # a modified template schema; default: the packaged one
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: AVSTEG_… variables win over the TOML file (passed as init values).
+        return (env_settings, init_settings)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config_file`` (TOML) and the environment; environment wins.
+
+    ``AVSTEG_CONFIG`` names the file when ``config_file`` is not given.
+    """
+    path = config_file or os.environ.get("AVSTEG_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    return Settings(**data)

@@ -1,0 +1,108 @@
+"""The template schema as plain values.
+
+Everything that knows about fields (templates, parser, validator, database columns, register
+export, replies) asks this object instead of hard-coding a key or a label, so that a changed
+label or an added optional field stays an edit of ``config/schema.toml``.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldType = Literal[
+    "text", "email", "phone", "date", "year", "integer", "decimal", "orgnr", "choice", "multichoice"
+]
+Scope = Literal["report", "deviation"]
+
+
+def label_key(text: str) -> str:
+    """Fold a label as people type it (`Leverantör *:`, ` leverantör`) to one comparable form."""
+    text = unicodedata.normalize("NFC", text).replace("\u00a0", " ")
+    text = text.strip().rstrip(":*").strip().rstrip(":*").strip()
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s*/\s*", "/", text)
+    return text.casefold()
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    type: FieldType
+    scope: Scope
+    required: bool | Literal["event", "annual"] = False
+    synonyms: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    option_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    min: float | None = None
+    max_offset_years: int | None = None
+    not_before: str | None = None
+    sum_of: tuple[str, ...] = ()
+    warn_missing: bool = False
+    help: str | None = None
+
+    @property
+    def is_choice(self) -> bool:
+        return self.type in ("choice", "multichoice")
+
+    def required_for(self, report_type: str | None, kinds: dict[str, str]) -> bool:
+        """Whether an empty value is an error, given the report's type (if known)."""
+        if self.required is True:
+            return True
+        if self.required == "event":
+            return report_type == kinds["event"]
+        if self.required == "annual":
+            return report_type == kinds["annual"]
+        return False
+
+    @property
+    def marked_required(self) -> bool:
+        """Whether the template prints ` *` after the label."""
+        return self.required is not False
+
+    def all_labels(self) -> tuple[str, ...]:
+        return (self.label, *self.synonyms)
+
+
+@dataclass(frozen=True)
+class Schema:
+    identifier: str
+    version: str
+    title: str
+    service_address: str
+    kinds: dict[str, str]  # {"event": "Händelserapport", "annual": "Helårsrapport"}
+    annual_deviation_tables: int
+    report_sheet: str
+    deviation_sheet: str
+    deviation_heading: str
+    instructions: tuple[str, ...]
+    annual_copy_hint: str
+    messages: dict[str, str]
+    report_fields: tuple[Field, ...]
+    deviation_fields: tuple[Field, ...]
+    known_organisations: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.report_fields + self.deviation_fields
+
+    def field(self, key: str) -> Field:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def label_index(self) -> dict[str, Field]:
+        """Folded label or synonym → field. Labels win over synonyms when they collide."""
+        index: dict[str, Field] = {}
+        for f in self.fields:
+            for syn in f.synonyms:
+                index.setdefault(label_key(syn), f)
+        for f in self.fields:
+            index[label_key(f.label)] = f
+        return index
+
+    def message(self, name: str, **values: object) -> str:
+        return self.messages[name].format(**values)
