@@ -87,6 +87,7 @@ class PolicySettings(BaseModel):
     replies_per_sender_per_hour: int = 10
     trust_authentication_results: bool = False
     authserv_id: str | None = None  # only this server's Authentication-Results are trusted
+    convert_legacy: bool = False  # convert .doc/.xls/.odt/.ods with LibreOffice instead of asking for .docx/.xlsx
     max_message_bytes: int = 40 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
 

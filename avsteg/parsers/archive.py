@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 
@@ -83,7 +84,7 @@ def read_member(zf: zipfile.ZipFile, name: str, limits: ZipLimits = DEFAULT_LIMI
             data = fh.read(limits.max_member_bytes + 1)
     except KeyError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error) as exc:
         raise UnsafeArchive("broken", f"{name}: {exc}") from exc
     if len(data) > limits.max_member_bytes:
         raise UnsafeArchive("size", f"{name} inflates beyond {limits.max_member_bytes} bytes")

@@ -1,0 +1,135 @@
+"""Storage: the register's database (SQLAlchemy 2.0 models, units of work, Alembic migrations).
+
+Import what you need from here; the submodules say why each part exists:
+
+* ``database``  — :class:`Database` (engine, ``unit_of_work()``, ``upgrade()``)
+* ``models``    — the tables
+* ``messages``  — the raw-message ledger (``store_raw_message``, ``mark_processed`` …)
+* ``reports``   — reference numbers, reports, versions, deviations, ``current_versions``
+* ``outbox``    — replies queued, sent, retried with backoff
+* ``ledger``    — leases, poll state, reminders sent
+
+Importing this package connects to nothing.
+"""
+
+from avsteg.storage.database import Database
+from avsteg.storage.ledger import (
+    acquire_lease,
+    claim_message,
+    get_poll_state,
+    lease_holder,
+    poll_states,
+    record_poll,
+    record_reminder,
+    release_lease,
+    release_message,
+    reminder_sent,
+    renew_lease,
+)
+from avsteg.storage.messages import (
+    MailboxPosition,
+    add_attachment,
+    find_message_by_position,
+    find_processed_by_message_id,
+    get_message,
+    mark_failed,
+    mark_processed,
+    pending_messages,
+    record_problems,
+    sha256_hex,
+    store_raw_message,
+    utcnow,
+)
+from avsteg.storage.models import (
+    AttachmentRow,
+    DeviationRow,
+    Lease,
+    MessageRow,
+    PollState,
+    ProblemRow,
+    ReminderSent,
+    ReplyRow,
+    Report,
+    ReportVersion,
+)
+from avsteg.storage.outbox import (
+    backoff_delay,
+    due_replies,
+    mark_reply_failed,
+    mark_reply_sent,
+    outbox_counts,
+    queue_reply,
+    replies_for_message,
+    replies_sent_to,
+)
+from avsteg.storage.reports import (
+    add_version,
+    current_version,
+    current_versions,
+    find_report_by_reference,
+    find_report_for_thread,
+    find_reports_for_thread,
+    find_version_by_attachment_sha,
+    format_reference,
+    next_reference,
+    references_in,
+    register_report,
+    withdraw_report,
+)
+
+__all__ = [
+    "AttachmentRow",
+    "Database",
+    "DeviationRow",
+    "Lease",
+    "MailboxPosition",
+    "MessageRow",
+    "PollState",
+    "ProblemRow",
+    "ReminderSent",
+    "ReplyRow",
+    "Report",
+    "ReportVersion",
+    "acquire_lease",
+    "add_attachment",
+    "add_version",
+    "backoff_delay",
+    "claim_message",
+    "current_version",
+    "current_versions",
+    "due_replies",
+    "find_message_by_position",
+    "find_processed_by_message_id",
+    "find_report_by_reference",
+    "find_report_for_thread",
+    "find_reports_for_thread",
+    "find_version_by_attachment_sha",
+    "format_reference",
+    "get_message",
+    "get_poll_state",
+    "lease_holder",
+    "mark_failed",
+    "mark_processed",
+    "mark_reply_failed",
+    "mark_reply_sent",
+    "next_reference",
+    "outbox_counts",
+    "pending_messages",
+    "poll_states",
+    "queue_reply",
+    "record_poll",
+    "record_problems",
+    "record_reminder",
+    "references_in",
+    "register_report",
+    "release_lease",
+    "release_message",
+    "reminder_sent",
+    "renew_lease",
+    "replies_for_message",
+    "replies_sent_to",
+    "sha256_hex",
+    "store_raw_message",
+    "utcnow",
+    "withdraw_report",
+]

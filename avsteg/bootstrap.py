@@ -1,0 +1,79 @@
+"""The composition root: the one place that turns settings into real adapters.
+
+Commands call these functions; tests call them with their own settings (a Dovecot port, an
+aiosmtpd port, a PostgreSQL URL) or wire fakes directly into :class:`Pipeline`.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from avsteg.config.schema import load_schema
+from avsteg.config.settings import Settings
+from avsteg.domain.schema import Schema
+from avsteg.domain.triage import Policy
+from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
+from avsteg.storage.database import Database
+
+
+def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
+    """The register's database, migrated to the newest schema."""
+    db = Database(settings.database.url, echo=settings.database.echo)
+    if upgrade:
+        db.upgrade()
+    return db
+
+
+def schema_of(settings: Settings) -> Schema:
+    return load_schema(settings.schema_file)
+
+
+def triage_policy(settings: Settings) -> Policy:
+    p = settings.policy
+    return Policy(
+        service_address=p.service_address,
+        allowed_sender_domains=tuple(p.allowed_sender_domains),
+        trust_authentication_results=p.trust_authentication_results,
+        authserv_id=p.authserv_id,
+    )
+
+
+def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = True) -> Pipeline:
+    convert = None
+    if settings.policy.convert_legacy and shutil.which("soffice"):
+        from avsteg.parsers.convert import libreoffice_converter
+
+        convert = libreoffice_converter()
+    return Pipeline(
+        db=db,
+        schema=schema_of(settings),
+        policy=triage_policy(settings),
+        replies=ReplyPolicy(
+            service_address=settings.policy.service_address,
+            service_name=settings.policy.service_name,
+            per_sender_per_hour=settings.policy.replies_per_sender_per_hour,
+            send=send_replies and settings.worker.send_replies,
+        ),
+        convert=convert,
+    )
+
+
+def build_outbox(settings: Settings, directory: str | Path | None = None):
+    """Replies go to a folder (demo, ``ingest --outbox``) or to the SMTP server."""
+    directory = directory or settings.worker.outbox_dir
+    if directory:
+        from avsteg.ingest.folder_outbox import FolderOutbox
+
+        return FolderOutbox(Path(directory))
+    from avsteg.ingest.smtp_outbox import SmtpOutbox
+
+    return SmtpOutbox(settings.smtp, envelope_from=settings.policy.service_address,
+                      token_provider=_smtp_token_provider(settings))
+
+
+def _smtp_token_provider(settings: Settings):
+    if settings.smtp.auth != "xoauth2":
+        return None
+    from avsteg.ingest.oauth import token_provider_for
+
+    return token_provider_for(settings.imap)

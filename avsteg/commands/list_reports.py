@@ -1,0 +1,64 @@
+"""``avsteg list``: the register, newest version of each report."""
+from __future__ import annotations
+
+import argparse
+
+from avsteg.commands.common import add_db_argument, print_json, settings_from
+
+HELP = "list the register (newest version of each report)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_db_argument(p)
+    p.add_argument("--year", type=int)
+    p.add_argument("--json", action="store_true", help="one JSON object per line and report")
+
+
+def register_lines(db, year: int | None = None) -> list[dict]:
+    from avsteg.storage.reports import current_versions
+
+    with db.unit_of_work(readonly=True) as s:
+        out = []
+        for v in current_versions(s, year=year):
+            out.append({
+                "reference": v.report.reference,
+                "version": v.version,
+                "organisation": v.organisation,
+                "report_type": v.report_type,
+                "year": v.year,
+                "deviations": len(v.deviations),
+                "jobs_created": sum(d.jobs_created or 0 for d in v.deviations),
+                "message_id": v.message.message_id_header,
+                "received_at": v.message.received_at.isoformat() if v.message.received_at else None,
+                "status": "återkallad" if v.report.withdrawn_at else "aktuell",
+            })
+        return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from avsteg.bootstrap import open_database
+
+    db = open_database(settings_from(args))
+    lines = register_lines(db, args.year)
+    db.dispose()
+    if args.json:
+        for line in lines:
+            print_json(line)
+        return 0
+    print_table(lines)
+    return 0
+
+
+def print_table(lines: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Avstegsregistret – {len(lines)} rapporter")
+    for header in ("Referens", "Ver.", "Förvaltning/bolag", "Typ av rapport", "År", "Avsteg",
+                   "Arbetstillfällen", "Mottagen", "Status"):
+        table.add_column(header, justify="right" if header in ("Ver.", "År", "Avsteg", "Arbetstillfällen") else "left")
+    for l in lines:
+        table.add_row(l["reference"], str(l["version"]), l["organisation"] or "", l["report_type"] or "",
+                      str(l["year"] or ""), str(l["deviations"]), str(l["jobs_created"]),
+                      (l["received_at"] or "")[:16].replace("T", " "), l["status"])
+    Console().print(table)

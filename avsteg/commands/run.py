@@ -1,0 +1,57 @@
+"""``avsteg run [--once] [--no-replies]``: the mailbox worker."""
+from __future__ import annotations
+
+import argparse
+
+from avsteg.commands.common import add_db_argument, say, settings_from
+
+HELP = "watch the mailbox: register reports, answer senders, file messages away"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_db_argument(p)
+    p.add_argument("--once", action="store_true", help="poll once and exit (cron, systemd timers)")
+    p.add_argument("--no-replies", action="store_true",
+                   help="register without answering anyone (backfill of a mailbox's history)")
+    p.add_argument("--log-format", choices=("text", "json"), help="overrides worker.log_format")
+
+
+def run(args: argparse.Namespace) -> int:
+    from avsteg.bootstrap import open_database
+    from avsteg.ingest.service import build_worker, run_service
+    from avsteg.logs import setup_logging
+
+    settings = settings_from(args)
+    if args.no_replies:
+        settings.worker.send_replies = False
+    setup_logging(args.log_format or settings.worker.log_format)
+    db = open_database(settings)
+    try:
+        if not args.once:
+            run_service(settings, db)
+            return 0
+        worker = build_worker(settings, db, send_replies=not args.no_replies)
+        report = _poll_with_progress(worker) if args.no_replies else worker.poll_once()
+        counts: dict[str, int] = {}
+        for h in report.handled:
+            counts[h.outcome] = counts.get(h.outcome, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing new"
+        say(f"avsteg run --once: {report.seen} in {worker.folder}; {summary}; "
+            f"{report.delivered} replies sent; {report.filed} filed away")
+        return 1 if counts.get("failed") else 0
+    finally:
+        db.dispose()
+
+
+def _poll_with_progress(worker):
+    """Backfill: a progress bar on stderr while the history is registered."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=False) as bar:
+        task = bar.add_task("Registrerar", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return worker.poll_once(progress=progress)

@@ -1,0 +1,75 @@
+"""``avsteg status``: is the worker alive, and is anything waiting?"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from avsteg.commands.common import add_db_argument, print_json, settings_from
+
+HELP = "last successful poll, backlog, queued and failed replies"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_db_argument(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when the last successful poll is older than 3 poll intervals (health checks)")
+
+
+def gather(db, now: dt.datetime) -> dict:
+    from sqlalchemy import func, select
+
+    from avsteg.storage.ledger import poll_states
+    from avsteg.storage.models import MessageRow
+    from avsteg.storage.outbox import outbox_counts
+
+    with db.unit_of_work(readonly=True) as s:
+        polls = [
+            {
+                "account": p.account, "folder": p.folder,
+                "last_poll_at": p.last_poll_at.isoformat() if p.last_poll_at else None,
+                "last_success_at": p.last_success_at.isoformat() if p.last_success_at else None,
+                "last_error": p.last_error,
+            }
+            for p in poll_states(s)
+        ]
+        states = dict(s.execute(select(MessageRow.state, func.count()).group_by(MessageRow.state)).all())
+        outcomes = dict(s.execute(
+            select(MessageRow.outcome, func.count()).where(MessageRow.outcome.is_not(None))
+            .group_by(MessageRow.outcome)).all())
+        replies = outbox_counts(s)
+    return {
+        "polls": polls,
+        "backlog": int(states.get("received", 0)) + int(states.get("failed", 0)),
+        "failed_messages": int(states.get("failed", 0)),
+        "outcomes": {k: int(v) for k, v in outcomes.items()},
+        "replies_queued": replies.get("queued", 0),
+        "replies_failed": replies.get("failed", 0),
+        "replies_sent": replies.get("sent", 0),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from avsteg.bootstrap import open_database
+
+    settings = settings_from(args)
+    db = open_database(settings)
+    now = dt.datetime.now(dt.timezone.utc)
+    info = gather(db, now)
+    db.dispose()
+    healthy = True
+    if args.check:
+        limit = dt.timedelta(seconds=3 * settings.worker.poll_interval_seconds + 60)
+        last = max((p["last_success_at"] for p in info["polls"] if p["last_success_at"]), default=None)
+        healthy = last is not None and now - dt.datetime.fromisoformat(last) <= limit
+    if args.json:
+        print_json({**info, "healthy": healthy})
+    else:
+        for p in info["polls"] or [{"account": "-", "folder": "-", "last_success_at": None,
+                                     "last_poll_at": None, "last_error": None}]:
+            print(f"mailbox {p['account']}/{p['folder']}: last successful poll "
+                  f"{p['last_success_at'] or 'never'}" + (f" (last error: {p['last_error']})" if p["last_error"] else ""))
+        print(f"backlog: {info['backlog']} messages waiting ({info['failed_messages']} failed at least once)")
+        print(f"replies: {info['replies_queued']} queued, {info['replies_failed']} failed, {info['replies_sent']} sent")
+        print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(info["outcomes"].items())) or "none"))
+    return 0 if healthy else 1

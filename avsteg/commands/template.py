@@ -1,0 +1,51 @@
+"""``avsteg template``: write a blank template (spec 2.2, 4) from the configured schema."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "write a blank template (Word or Excel, Händelserapport or Helårsrapport)"
+
+FORMATS = ("docx", "xlsx")
+KINDS = ("event", "annual")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=FORMATS, default="docx", help="file format (default docx)"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="event",
+        help="event = Händelserapport, annual = Helårsrapport (default event)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="PATH", required=True, help="where to write the template"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: the command registry must stay cheap to load.
+    from avsteg.config.schema import load_schema
+    from avsteg.config.settings import load_settings
+
+    settings = load_settings(args.config)
+    schema = load_schema(settings.schema_file)
+    if args.format == "docx":
+        from avsteg.templates.docx_template import build_docx as build
+    else:
+        from avsteg.templates.xlsx_template import build_xlsx as build
+    data = build(schema, args.kind)
+
+    out = Path(args.output)
+    if out.is_dir():
+        out = out / f"{schema.identifier}-{args.kind}-v{schema.version}.{args.format}"
+    elif out.suffix.lower() != f".{args.format}":
+        print(f"avsteg: note: {out} does not end in .{args.format}", file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    print(f"wrote {schema.kinds[args.kind]} ({args.format}) to {out}", file=sys.stderr)
+    return 0

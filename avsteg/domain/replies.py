@@ -1,0 +1,290 @@
+"""The answers a sender gets: receipt, error reply, both at once, or help. Composed, not sent.
+
+Every reply is a plain UTF-8 Swedish text, threaded to the original (``Re:`` subject,
+``In-Reply-To``, ``References``), marked ``Auto-Submitted: auto-replied`` (RFC 3834) so other
+robots do not answer it, and sent to ``Reply-To`` when present. Labels come from the schema, so a
+renamed field in ``schema.toml`` is renamed in the replies too. Delivery is someone else's job:
+these functions return :class:`email.message.EmailMessage` and touch nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any, Literal
+
+from avsteg.domain.message import InboundMessage
+from avsteg.domain.report import Problem
+from avsteg.domain.schema import Schema
+
+Outcome = Literal["registered", "new_version", "duplicate"]
+DEVIATION_SUMMARY = ("procurement", "supplier", "jobs_created")
+REPORT_SUMMARY = ("organisation", "report_type", "year")
+MAX_REFERENCES = 20
+
+
+@dataclass(frozen=True)
+class RegisteredReport:
+    """One template that is in the register (now, as a new version, or from before)."""
+
+    reference: str  # AVS-2026-0001
+    version: int
+    outcome: Outcome
+    filename: str
+    report: Mapping[str, Any]  # normalised report values by schema key
+    deviations: Sequence[Mapping[str, Any]]
+    warnings: Sequence[Problem] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """One template (or would-be template) that could not be registered."""
+
+    filename: str
+    errors: Sequence[Problem]
+    warnings: Sequence[Problem] = field(default_factory=tuple)
+
+
+def compose_reply(
+    original: InboundMessage,
+    *,
+    registered: Sequence[RegisteredReport],
+    rejected: Sequence[RejectedFile],
+    schema: Schema,
+    service_address: str,
+    service_name: str,
+    now: dt.datetime,
+) -> EmailMessage:
+    """ONE reply for a message: receipts for what was registered, errors for what was not."""
+    new = [r for r in registered if r.outcome != "duplicate"]
+    dups = [r for r in registered if r.outcome == "duplicate"]
+    lines = ["Hej!", "", _intro(len(new), len(dups), len(rejected)), ""]
+    for item in new:
+        lines += _receipt(item, schema) + [""]
+    for dup in dups:
+        lines += [
+            f"Filen {dup.filename} är redan registrerad som {dup.reference}"
+            + (f" (version {dup.version})" if dup.version > 1 else "")
+            + ". Vi har inte registrerat den en gång till.",
+            "",
+        ]
+    for bad in rejected:
+        lines += _rejection(bad, schema) + [""]
+    lines += _how_to_correct(registered, rejected)
+    lines += _signature(service_name)
+    references = [r.reference for r in registered]
+    return _envelope(original, "\n".join(lines), references=references,
+                     service_address=service_address, service_name=service_name, now=now)
+
+
+def compose_help_reply(
+    original: InboundMessage,
+    *,
+    problems: Sequence[str],
+    schema: Schema,
+    service_address: str,
+    service_name: str,
+    now: dt.datetime,
+    blank_templates: Sequence[tuple[str, bytes]] = (),
+) -> EmailMessage:
+    """The answer to a message that meant to report but carried no readable template."""
+    lines = [
+        "Hej!",
+        "",
+        (
+            "Tack för ditt mejl. Vi hittade ingen avstegsrapport som vi kan läsa in i det, så "
+            "ingenting har registrerats."
+        ),
+        "",
+    ]
+    if problems:
+        lines += ["Det här hittade vi:"] + [f"- {p}" for p in problems] + [""]
+    lines += [
+        (
+            "Så skickar du rapporten: fyll i mallen och skicka den som bilaga i Word-format "
+            f"(.docx) eller Excel-format (.xlsx) till {service_address}. En PDF, en äldre .doc- "
+            "eller .xls-fil eller en lösenordsskyddad fil går inte att läsa in."
+        ),
+        "",
+        (
+            "Tomma mallar finns bifogade i det här mejlet." if blank_templates else
+            "Saknar du mallen? Svara på det här mejlet, så skickar vi den till dig."
+        ),
+        "",
+    ]
+    lines += _signature(service_name)
+    msg = _envelope(original, "\n".join(lines), references=[], service_address=service_address,
+                    service_name=service_name, now=now)
+    for filename, data in blank_templates:
+        maintype, subtype = _attachment_type(filename)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg
+
+
+# --- body parts ------------------------------------------------------------------------------
+
+
+def _intro(new: int, dups: int, rejected: int) -> str:
+    if rejected and not (new or dups):
+        return ("Vi kunde inte registrera din avstegsrapport. INGENTING har registrerats. "
+                "Nedan står vad som behöver rättas." if rejected == 1 else
+                f"Vi kunde inte registrera dina {rejected} avstegsrapporter. INGENTING har "
+                "registrerats. Nedan står vad som behöver rättas.")
+    parts = []
+    if new:
+        parts.append("Tack! Din avstegsrapport är registrerad." if new == 1 and not rejected
+                     else f"Tack! {new} av dina avstegsrapporter är registrerade." if new > 1
+                     else "Tack! En av dina avstegsrapporter är registrerad.")
+    elif dups:
+        parts.append("Tack! Det du skickade är redan registrerat sedan tidigare.")
+    if rejected:
+        count = "En fil" if rejected == 1 else f"{rejected} filer"
+        parts.append(f"{count} kunde INTE registreras; "
+                     "se nedan vad som behöver rättas.")
+    return " ".join(parts)
+
+
+def _receipt(item: RegisteredReport, schema: Schema) -> list[str]:
+    heading = f"Referensnummer: {item.reference}"
+    if item.version > 1:
+        heading += f", version {item.version} (ersätter tidigare version)"
+    lines = [heading, f"Fil: {item.filename}"]
+    for key in REPORT_SUMMARY:
+        value = item.report.get(key)
+        if value not in (None, "", []):
+            lines.append(f"{_label(schema, key)}: {_show(value)}")
+    for number, deviation in enumerate(item.deviations, start=1):
+        summary = "; ".join(
+            f"{_label(schema, key)}: {_show(deviation.get(key))}" for key in DEVIATION_SUMMARY
+        )
+        lines.append(f"{schema.deviation_heading} {number}: {summary}")
+    if item.warnings:
+        lines.append("Att kontrollera (rapporten är registrerad ändå):")
+        lines += [_problem_line(p, schema) for p in item.warnings]
+    return lines
+
+
+def _rejection(item: RejectedFile, schema: Schema) -> list[str]:
+    lines = [f"Filen {item.filename} har INTE registrerats. Det här behöver rättas:"]
+    lines += [_problem_line(p, schema) for p in item.errors]
+    if item.warnings:
+        lines.append("Kontrollera också:")
+        lines += [_problem_line(p, schema) for p in item.warnings]
+    return lines
+
+
+def _how_to_correct(registered: Sequence[RegisteredReport],
+                    rejected: Sequence[RejectedFile]) -> list[str]:
+    lines: list[str] = []
+    if rejected:
+        lines += [
+            (
+                "Rätta uppgifterna i mallen och skicka den igen som bilaga, gärna som svar på "
+                "det här mejlet."
+            ),
+            "",
+        ]
+    if registered:
+        refs = ", ".join(dict.fromkeys(r.reference for r in registered))
+        lines += [
+            (
+                "Vill du rätta en registrerad rapport? Svara på det här mejlet och bifoga den "
+                f"rättade mallen. Behåll referensnumret ({refs}) i ämnesraden, så sparas den "
+                "rättade mallen som en ny version av samma rapport."
+            ),
+            "",
+        ]
+    return lines
+
+
+def _signature(service_name: str) -> list[str]:
+    return [
+        "Har du frågor? Svara på det här mejlet, så hör vi av oss.",
+        "",
+        "Vänliga hälsningar",
+        service_name,
+        "",
+        "(Det här är ett automatiskt svar.)",
+    ]
+
+
+def _label(schema: Schema, key: str) -> str:
+    try:
+        return schema.field(key).label
+    except KeyError:
+        return key
+
+
+def _problem_line(problem: Problem, schema: Schema) -> str:
+    where = []
+    if problem.deviation:
+        where.append(f"{schema.deviation_heading} {problem.deviation}")
+    label = problem.label or (_label(schema, problem.field) if problem.field else None)
+    if label:
+        where.append(label)
+    return f"- {', '.join(where)}: {problem.message}" if where else f"- {problem.message}"
+
+
+def _show(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    if isinstance(value, (Decimal, float)):
+        text = format(Decimal(str(value)).normalize(), "f")
+        return text.replace(".", ",")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_show(v) for v in value) or "–"
+    return str(value)
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def reply_subject(subject: str, references: Sequence[str] = ()) -> str:
+    """``Re: <subject>`` (never ``Re: Re:``), with the reference numbers kept in it."""
+    subject = " ".join(subject.split()) or "(inget ämne)"
+    if not subject.casefold().startswith("re:"):
+        subject = f"Re: {subject}"
+    missing = [r for r in dict.fromkeys(references) if r.casefold() not in subject.casefold()]
+    return subject + (f" [{', '.join(missing)}]" if missing else "")
+
+
+def _envelope(original: InboundMessage, body: str, *, references: Sequence[str],
+              service_address: str, service_name: str, now: dt.datetime) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = formataddr((service_name, service_address))
+    if original.reply_to:
+        msg["To"] = original.reply_to
+    else:
+        msg["To"] = formataddr((original.sender_name or "", original.sender))
+    msg["Subject"] = reply_subject(original.subject, references)
+    msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=dt.UTC))
+    domain = service_address.rpartition("@")[2] or None
+    msg["Message-ID"] = make_msgid(domain=domain)
+    if original.message_id:
+        msg["In-Reply-To"] = f"<{original.message_id}>"
+    chain = list(dict.fromkeys([*original.references, *filter(None, [original.message_id])]))
+    if len(chain) > MAX_REFERENCES:  # keep the thread's root and the newest ones (RFC 5322)
+        chain = chain[:1] + chain[-(MAX_REFERENCES - 1):]
+    if chain:
+        msg["References"] = " ".join(f"<{c}>" for c in chain)
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(body + "\n", subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg["Content-Language"] = "sv"  # after set_content, which clears every Content-* header
+    return msg
+
+
+def _attachment_type(filename: str) -> tuple[str, str]:
+    lower = filename.lower()
+    if lower.endswith(".docx"):
+        return "application", "vnd.openxmlformats-officedocument.wordprocessingml.document"
+    if lower.endswith(".xlsx"):
+        return "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return "application", "octet-stream"

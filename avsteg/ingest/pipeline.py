@@ -1,0 +1,334 @@
+"""Handling one message, one named step at a time.
+
+    store_raw → read → check_duplicate → triage → parse_templates → register → compose_reply
+    → record_outcome                         (one transaction)       then: deliver, file away
+
+The raw bytes are committed on their own before anything else is tried, so nothing a sender
+sent can be lost. Everything after that is one unit of work: a report is registered, its reply
+queued in the outbox and the message marked processed together, or not at all. A failure of
+ours (a bug, a database that is down) rolls that back, counts the attempt and leaves the message
+to be retried; nobody is ever answered with an error of ours.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from avsteg.domain.errors import TransientError
+from avsteg.domain.message import Attachment, InboundMessage
+from avsteg.domain.replies import RegisteredReport, RejectedFile, compose_help_reply, compose_reply
+from avsteg.domain.report import ParsedReport, Problem
+from avsteg.domain.schema import Schema
+from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.parsers.mail import read_message
+from avsteg.parsers.template import looks_like_template, parse_attachment
+from avsteg.storage import messages as message_store
+from avsteg.storage import outbox as reply_store
+from avsteg.storage import reports as report_store
+from avsteg.storage.database import Database
+from avsteg.storage.models import MessageRow, Report
+
+log = logging.getLogger("avsteg.pipeline")
+
+Converter = Callable[[bytes, str], "bytes | None"]
+
+
+@dataclass(frozen=True)
+class ReplyPolicy:
+    service_address: str
+    service_name: str
+    per_sender_per_hour: int = 10
+    send: bool = True  # False for a backfill: register everything, answer nobody
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of one message; the JSON line of ``avsteg ingest``."""
+
+    message_pk: int
+    message_id: str | None
+    outcome: str  # registered | duplicate | new_version | rejected | ignored | failed
+    reason: str
+    references: tuple[str, ...] = ()
+    errors: tuple[Problem, ...] = ()
+    reply_ids: tuple[int, ...] = ()
+    sender: str | None = None
+
+    @property
+    def filed_as(self) -> str | None:
+        """Where the mailbox should put it: processed, rejected, or nowhere (not ours)."""
+        if self.outcome in ("registered", "new_version", "duplicate"):
+            return "processed"
+        if self.outcome == "rejected":
+            return "rejected"
+        return None
+
+
+@dataclass
+class Pipeline:
+    """The pure core wired to the database; adapters (mailbox, outbox) stay outside."""
+
+    db: Database
+    schema: Schema
+    policy: Policy
+    replies: ReplyPolicy
+    clock: Callable[[], dt.datetime] = field(
+        default=lambda: dt.datetime.now(dt.timezone.utc)
+    )
+    convert: Converter | None = None
+    max_attempts: int = 5
+
+    # -- the whole message -------------------------------------------------------------------
+    def handle(
+        self,
+        raw: bytes,
+        *,
+        position: object | None = None,
+        received_at: dt.datetime | None = None,
+    ) -> Handled:
+        message_pk, fresh = self.store_raw(raw, position=position, received_at=received_at)
+        return self.process(message_pk)
+
+    def store_raw(
+        self, raw: bytes, *, position: object | None = None, received_at: dt.datetime | None = None
+    ) -> tuple[int, bool]:
+        """Step 1, its own transaction: keep the bytes before anything can go wrong."""
+        msg = read_message(raw)
+        with self.db.unit_of_work() as s:
+            row, fresh = message_store.store_raw_message(
+                s,
+                raw,
+                message_id=msg.message_id,
+                sender=msg.sender or None,
+                subject=msg.subject,
+                received_at=received_at or msg.date or self.clock(),
+                position=position,  # type: ignore[arg-type]
+                now=self.clock(),
+            )
+            return row.id, fresh
+
+    def process(self, message_pk: int) -> Handled:
+        """Steps 2–8 in one unit of work; a failure of ours is counted and left for a retry."""
+        try:
+            with self.db.unit_of_work() as s:
+                row = message_store.get_message(s, message_pk)
+                if row is None:
+                    raise LookupError(f"message {message_pk} vanished")
+                if row.state == "processed":
+                    return self._already(row)
+                return self._process(s, row)
+        except Exception as exc:  # noqa: BLE001 - one policy for every failure of ours
+            kind = "transient" if isinstance(exc, TransientError) else "bug"
+            log.exception("message %s failed (%s); it will be retried", message_pk, kind)
+            try:
+                with self.db.unit_of_work() as s:
+                    message_store.mark_failed(s, message_pk, f"{type(exc).__name__}: {exc}")
+            except TransientError:
+                log.error("could not record the failure of message %s", message_pk)
+            return Handled(message_pk, None, "failed", f"{kind}: {exc}")
+
+    def _already(self, row: MessageRow) -> Handled:
+        """Seen before (same mailbox position, or the same bytes given again): say so, no reply."""
+        return Handled(
+            row.id, row.message_id_header, "duplicate", "already-processed", sender=row.sender
+        )
+
+    def _process(self, s, row: MessageRow) -> Handled:
+        now = self.clock()
+        msg = read_message(row.raw)
+
+        if msg.message_id:
+            earlier = message_store.find_processed_by_message_id(s, msg.message_id, exclude=row)
+            if earlier is not None:
+                # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
+                # Mail that was not ours stays not ours, so the mailbox leaves it where it is.
+                outcome = "ignored" if earlier.outcome == "ignored" else "duplicate"
+                return self._finish(s, row, msg, outcome, "same-message-id", now=now)
+
+        verdict = triage(msg, self.policy, self._is_template)
+        self._record_attachments(s, row, msg)
+        if verdict.kind == "not_ours":
+            return self._finish(s, row, msg, "ignored", verdict.reason, now=now)
+        if verdict.kind == "needs_help":
+            problems = [a.problem for a in msg.attachments if a.problem] or []
+            reply = None
+            if self._may_reply(s, msg, verdict, now):
+                reply = compose_help_reply(
+                    msg,
+                    problems=problems + self._help_problems(msg),
+                    schema=self.schema,
+                    service_address=self.replies.service_address,
+                    service_name=self.replies.service_name,
+                    now=now,
+                )
+            return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help", now=now)
+
+        return self._register_templates(s, row, msg, verdict, now)
+
+    # -- the report path ---------------------------------------------------------------------
+    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now):
+        registered: list[RegisteredReport] = []
+        rejected: list[RejectedFile] = []
+        outcomes: list[str] = []
+        target = self._correction_target(s, msg)
+        year = (row.received_at or now).astimezone(dt.timezone.utc).year  # AVS-<year received>-NNNN
+
+        for attachment in verdict.templates:
+            parsed = self._parse(attachment, now)
+            if parsed.status == "not_a_report":
+                continue
+            if not parsed.accepted:
+                rejected.append(RejectedFile(attachment.path, parsed.errors, parsed.warnings))
+                message_store.record_problems(s, row, parsed.errors, severity="error")
+                continue
+            same_file = report_store.find_version_by_attachment_sha(s, attachment.sha256)
+            if same_file is not None:
+                report = same_file.report
+                registered.append(self._registered(report, same_file.version, "duplicate", attachment, parsed))
+                outcomes.append("duplicate")
+                continue
+            if target is not None:
+                version = report_store.add_version(
+                    s, target, message=row, parsed=parsed, attachment_sha256=attachment.sha256, now=now
+                )
+                message_store.record_problems(s, row, parsed.warnings, severity="warning", version=version)
+                registered.append(self._registered(target, version.version, "new_version", attachment, parsed))
+                outcomes.append("new_version")
+                target = None  # one correction per message; further templates are new reports
+                continue
+            report = report_store.register_report(
+                s, message=row, parsed=parsed, attachment_sha256=attachment.sha256, year=year, now=now
+            )
+            version = report_store.current_version(s, report)
+            message_store.record_problems(s, row, parsed.warnings, severity="warning", version=version)
+            registered.append(self._registered(report, 1, "registered", attachment, parsed))
+            outcomes.append("registered")
+
+        if not registered and not rejected:
+            # Every "template" turned out to be some other document: not ours after all.
+            return self._finish(s, row, msg, "ignored", "no-template-content", now=now)
+
+        outcome = _overall(outcomes)
+        reason = ", ".join(sorted(set(outcomes))) or "all-rejected"
+        reply = None
+        if self._may_reply(s, msg, verdict, now):
+            reply = compose_reply(
+                msg,
+                registered=registered,
+                rejected=rejected,
+                schema=self.schema,
+                service_address=self.replies.service_address,
+                service_name=self.replies.service_name,
+                now=now,
+            )
+        kind = "receipt" if registered else "error"
+        refs = tuple(dict.fromkeys(r.reference for r in registered))
+        errors = tuple(p for f in rejected for p in f.errors)
+        report_row = None
+        if registered:
+            report_row = report_store.find_report_by_reference(s, registered[0].reference)
+        return self._finish(
+            s, row, msg, outcome, reason, reply=reply, kind=kind, references=refs,
+            errors=errors, report=report_row, now=now,
+        )
+
+    def _registered(self, report: Report, version: int, outcome: str, attachment: Attachment,
+                    parsed: ParsedReport) -> RegisteredReport:
+        return RegisteredReport(
+            reference=report.reference,
+            version=version,
+            outcome=outcome,
+            filename=attachment.path,
+            report=parsed.report,
+            deviations=parsed.deviations,
+            warnings=parsed.warnings,
+        )
+
+    def _correction_target(self, s, msg: InboundMessage) -> Report | None:
+        """A report this message corrects: it answers our receipt, or names the reference."""
+        thread = [*msg.in_reply_to, *msg.references]
+        if thread:
+            report = report_store.find_report_for_thread(s, thread)
+            if report is not None:
+                return report
+        for reference in report_store.references_in(msg.subject):
+            report = report_store.find_report_by_reference(s, reference)
+            if report is not None:
+                return report
+        return None
+
+    def _parse(self, attachment: Attachment, now: dt.datetime) -> ParsedReport:
+        return parse_attachment(
+            attachment.path, attachment.data, self.schema, today=now.date(), convert=self.convert
+        )
+
+    def _is_template(self, attachment: Attachment) -> bool:
+        return looks_like_template(attachment.filename, attachment.data, self.schema)
+
+    def _help_problems(self, msg: InboundMessage) -> list[str]:
+        """What each file that looks like a report but is not a readable template is."""
+        out = []
+        for a in msg.attachments:
+            if a.inline or a.problem:
+                continue
+            parsed = parse_attachment(a.path, a.data, self.schema, today=self.clock().date())
+            if parsed.status == "rejected" and parsed.errors:
+                out.append(f"{a.path}: {parsed.errors[0].message}")
+        return out
+
+    def _record_attachments(self, s, row: MessageRow, msg: InboundMessage) -> None:
+        for a in msg.attachments:
+            message_store.add_attachment(
+                s, row, filename=a.filename, content_type=a.content_type, size=len(a.data),
+                sha256=a.sha256, origin=a.origin or None,
+            )
+
+    # -- replies ---------------------------------------------------------------------------
+    def _may_reply(self, s, msg: InboundMessage, verdict: Triage, now: dt.datetime) -> bool:
+        if not self.replies.send or not verdict.reply_allowed:
+            return False
+        recent = reply_store.replies_sent_to(s, msg.reply_address, since=now - dt.timedelta(hours=1))
+        if recent >= self.replies.per_sender_per_hour:
+            log.warning("rate limit: no reply to %s (%d in the last hour)", msg.reply_address, recent)
+            return False
+        return True
+
+    def _finish(
+        self,
+        s,
+        row: MessageRow,
+        msg: InboundMessage,
+        outcome: str,
+        reason: str,
+        *,
+        reply: EmailMessage | None = None,
+        kind: str = "receipt",
+        references: Sequence[str] = (),
+        errors: Sequence[Problem] = (),
+        report: Report | None = None,
+        now: dt.datetime,
+    ) -> Handled:
+        reply_ids: tuple[int, ...] = ()
+        if reply is not None:
+            queued = reply_store.queue_reply(
+                s, message=row, report=report, kind=kind, recipient=str(reply["To"]),
+                subject=str(reply["Subject"]), message_id_header=str(reply["Message-ID"]),
+                raw=reply.as_bytes(), now=now,
+            )
+            reply_ids = (queued.id,)
+        message_store.mark_processed(s, row, outcome=outcome, reason=reason, now=now)
+        return Handled(
+            row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
+            sender=msg.sender,
+        )
+
+
+def _overall(outcomes: Sequence[str]) -> str:
+    """One outcome for a message that may carry several templates (the strongest wins)."""
+    for candidate in ("registered", "new_version", "duplicate"):
+        if candidate in outcomes:
+            return candidate
+    return "rejected"

@@ -1,0 +1,121 @@
+"""Which options a person chose in a choice cell, however they marked it (spec 2.3).
+
+One rule set serves Word (one string per paragraph) and Excel (text split on `;`, `,` and line
+breaks), in this order:
+
+1. a line is *marked* when a mark (☒ ☑ ✓ ✔ ✗ ✘ ■ [x] (x) X x) stands in front of, in place of or
+   after the box; if any line is marked, the marked lines are the choice, and a marked line that
+   names no option is an error (``invalid_choice``);
+2. otherwise, if ☐ boxes remain: every option still there means nothing was chosen, unless some
+   options lost their box (those are chosen); options deleted means the remaining ones are chosen;
+3. otherwise the cell is free text: every option whose name or synonym occurs in it (any letter
+   case, whole words) is chosen, and text that names none is an error.
+
+`Annat: städning` names only `Annat`: text after an option and a colon or dash is a description.
+Longer names win over shorter ones inside them, so `Personer med …` options never collide.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from avsteg.domain.schema import Field
+from avsteg.parsers.normalise import Invalid, as_text, is_blank
+
+MARKS = "☒☑✓✔✗✘■⊠▣☓✕✖√🗹⮽❎"
+BOXES = "☐□◻⬜❑❒▢"
+_LEADING = re.compile(
+    rf"\s*(?:(?P<mark>[{MARKS}]|\[\s*x\s*\]|\(\s*x\s*\)|x(?=[\s:.)\]\-–{BOXES}]|$))"
+    rf"|(?P<box>[{BOXES}]|\[\s*\]|\(\s*\)))",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(rf"(?:\s*[{MARKS}]|\s+(?:x|\[x\]|\(x\)))\s*$", re.IGNORECASE)
+_DESCRIPTION = re.compile(r"\s*[:\-–—(]")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _lines(raw: Any) -> list[str]:
+    items = raw if isinstance(raw, (list, tuple)) else [as_text(raw) or ""]
+    lines: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        lines.extend(part.strip() for part in re.split(r"[;,\n\r\v]", str(item)))
+    return [line for line in lines if line]
+
+
+def _patterns(field: Field) -> list[tuple[str, re.Pattern[str]]]:
+    names = [(opt, opt) for opt in field.options]
+    names += [(opt, syn) for opt, syns in field.option_synonyms.items() for syn in syns]
+    names.sort(key=lambda pair: -len(pair[1]))  # longest first: it wins an overlap
+    return [
+        (opt, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, _fold(name).split())) + r"(?!\w)"))
+        for opt, name in names
+    ]
+
+
+def _named(text: str, field: Field) -> list[str]:
+    """Options a piece of text names; an option followed by `:` or `-` ends the list."""
+    folded = _fold(text)
+    taken: list[tuple[int, int, str]] = []
+    for option, pattern in _patterns(field):
+        for m in pattern.finditer(folded):
+            if all(m.end() <= s or m.start() >= e for s, e, _ in taken):
+                taken.append((m.start(), m.end(), option))
+    taken.sort()
+    if taken and taken[0][0] == 0 and _DESCRIPTION.match(folded, taken[0][1]):
+        return [taken[0][2]]
+    return [option for _, _, option in taken]
+
+
+def _classify(line: str) -> tuple[str, str]:
+    """("marked" | "boxed" | "plain", the line without its boxes and marks)."""
+    marked = boxed = False
+    pos = 0
+    while m := _LEADING.match(line, pos):
+        if m.end() == pos:
+            break
+        marked |= m["mark"] is not None
+        boxed |= m["box"] is not None
+        pos = m.end()
+    rest = line[pos:].strip()
+    if trailing := _TRAILING.search(rest):
+        marked = marked or bool(rest[: trailing.start()].strip())
+        rest = rest[: trailing.start()].strip()
+    if not rest:  # a lone mark or box is not a choice
+        return "plain", ""
+    return ("marked" if marked else "boxed" if boxed else "plain"), rest
+
+
+def _in_schema_order(chosen: set[str], field: Field) -> list[str]:
+    return [option for option in field.options if option in chosen]
+
+
+def chosen_options(raw: Any, field: Field) -> list[str]:
+    """Canonical option names chosen, in schema order; [] when nothing is chosen."""
+    if is_blank(raw):
+        return []
+    lines = [(kind, rest, line) for line in _lines(raw) for kind, rest in [_classify(line)] if rest]
+    marked = [(rest, line) for kind, rest, line in lines if kind == "marked"]
+    if marked:
+        chosen: set[str] = set()
+        for rest, line in marked:
+            named = _named(rest, field)
+            if not named:
+                raise Invalid("invalid_choice", line)
+            chosen.update(named)
+        return _in_schema_order(chosen, field)
+    if any(kind == "boxed" for kind, _, _ in lines):
+        boxed = {o for kind, rest, _ in lines if kind == "boxed" for o in _named(rest, field)}
+        plain = {o for kind, rest, _ in lines if kind == "plain" for o in _named(rest, field)}
+        if boxed | plain >= set(field.options):
+            return _in_schema_order(plain, field)  # untouched, or chosen by removing a box
+        return _in_schema_order(boxed | plain, field)  # the others were deleted
+    mentioned = {o for _, rest, _ in lines for o in _named(rest, field)}
+    if not mentioned:
+        raise Invalid("invalid_choice", as_text(raw) or "")
+    return _in_schema_order(mentioned, field)

@@ -1,0 +1,388 @@
+"""Raw email bytes → :class:`InboundMessage`: every file a sender could have meant, found anywhere.
+
+People send the template from Outlook (inline signature logos, ``winmail.dat``), Apple Mail
+(attachments inside ``multipart/alternative``, RFC 2231 names in decomposed Unicode), phones
+(``application/octet-stream`` with an upper-case ``.DOCX``), as a zip, as a forwarded message,
+or S/MIME-signed. :func:`read_message` is pure and never raises: a hopeless message still
+becomes an :class:`InboundMessage` with whatever could be read, so the pipeline can store it and
+leave it for a person.
+
+Library choice (measured, see tests/unit/test_mail.py):
+
+* The MIME walk uses the standard library's ``email`` with the ``compat32`` policy. mail-parser
+  flattens forwarded messages (the inner attachments lose their link to the ``message/rfc822``
+  part, so ``origin`` cannot be told) and silently drops parts without a file name, and
+  ``policy.default`` raises on some malformed headers when they are *read*; ``compat32`` keeps
+  the raw values and never raises on access.
+* Address headers (From, Reply-To, To, Cc, Return-Path) go through mail-parser's
+  ``get_addresses(decode_names=True)``: unlike ``email.utils.getaddresses`` it decodes an RFC
+  2047 display name in place, so ``=?utf-8?q?Andersson=2C_=C3=85sa?=`` stays one mailbox.
+* Other headers and file names are decoded here (:func:`decode_words`) rather than with
+  mail-parser's ``decode_header_part``, which drops every non-ASCII letter of an encoded word in
+  an unknown charset; we fall back to UTF-8, then Windows-1252, which is what Swedish mail is.
+* ``winmail.dat`` is read with tnefparse; zip attachments with ``avsteg.parsers.archive`` caps.
+
+Memory: the raw bytes (the caller's), the parsed tree (the encoded payloads) and the decoded
+attachments; the decoded total is capped (:data:`MAX_DECODED_BYTES`), as is the number of parts.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import quopri
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.header import decode_header
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from avsteg.domain.message import FORWARDED, InboundMessage
+from avsteg.parsers import mail_text
+from avsteg.parsers.mail_containers import (
+    Walk,
+    clean_filename,
+    expand_tnef,
+    expand_zip,
+    is_tnef,
+    is_zip,
+    make_attachment,
+    recognise_type,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PARTS = 500
+MAX_DECODED_BYTES = 150 * 1024 * 1024
+MAX_DEPTH = 40
+MAX_HEADERS = 1000
+
+SIGNATURE_TYPES = frozenset({
+    "application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature",
+})
+PKCS7_MIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+REPORT_PARTS = frozenset({
+    "message/delivery-status", "message/disposition-notification", "text/rfc822-headers",
+    "message/feedback-report", "message/global-delivery-status", "message/global-headers",
+})
+EMBEDDED_MESSAGES = frozenset({"message/rfc822", "message/global"})
+
+ENCRYPTED = (
+    "Meddelandet är krypterat (S/MIME), så vi kan inte läsa det eller dess bilagor. "
+    "Skicka mallen igen i ett okrypterat mejl."
+)
+OPAQUE_SIGNED = (
+    "Meddelandet är signerat i ett format (S/MIME, opaque signed) som vi inte kan läsa. "
+    "Skicka mallen igen utan signering, eller med en vanlig fristående signatur."
+)
+TOO_BIG = (
+    "Bilagan har inte lästs eftersom meddelandets bilagor tillsammans är större än {limit} MB. "
+    "Skicka mallen i ett eget mejl."
+)
+
+
+def read_message(raw: bytes) -> InboundMessage:
+    """Parse ``raw`` (an RFC 5322 message); never raises."""
+    raw = bytes(raw or b"")
+    try:
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+    except Exception:
+        log.warning("email parser failed; reading headers only", exc_info=True)
+        msg = _headers_only(raw)
+    try:
+        return _build(msg, raw)
+    except Exception:
+        log.warning("message walk failed; keeping headers only", exc_info=True)
+        return _build(_headers_only(raw), raw, walk=False)
+
+
+def _headers_only(raw: bytes) -> Message:
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    try:
+        return BytesParser(policy=policy.compat32).parsebytes(head, headersonly=True)
+    except Exception:  # noqa: BLE001
+        return Message()
+
+
+def _build(msg: Message, raw: bytes, walk: bool = True) -> InboundMessage:
+    headers = _header_map(msg)
+    walker = Walk(max_parts=MAX_PARTS, max_bytes=MAX_DECODED_BYTES)
+    if walk:
+        _walk(msg, walker, origin="", depth=0, forwarded=False)
+    if walker.truncated:
+        log.warning("message has more than %d parts or %d bytes; rest not read",
+                    MAX_PARTS, MAX_DECODED_BYTES)
+    sender_name, sender = _first_address(headers, "from")
+    _, reply_to = _first_address(headers, "reply-to")
+    return InboundMessage(
+        message_id=_message_id(_first(headers, "message-id")),
+        sender=sender or "",
+        sender_name=sender_name or None,
+        reply_to=reply_to or None,
+        return_path=_return_path(headers),
+        to=_all_addresses(headers, "to"),
+        cc=_all_addresses(headers, "cc"),
+        subject=_first(headers, "subject") or "",
+        date=_date(_first(headers, "date")),
+        in_reply_to=_message_ids(_first(headers, "in-reply-to")),
+        references=_message_ids(" ".join(headers.get("references", ()))),
+        headers={k: tuple(v) for k, v in headers.items()},
+        content_type=_safe_content_type(msg),
+        text=walker.text(),
+        attachments=tuple(walker.attachments),
+        forwarded=walker.forwarded,
+        raw_size=len(raw),
+    )
+
+
+# --- the MIME walk ---------------------------------------------------------------------------
+
+
+def _walk(part: Message, w: Walk, origin: str, depth: int, forwarded: bool) -> None:
+    if not w.take_part() or depth > MAX_DEPTH:
+        return
+    ctype = _safe_content_type(part)
+    if ctype in EMBEDDED_MESSAGES:
+        inner = _embedded(part)
+        if inner is not None:
+            w.forwarded = True
+            inner_origin = origin if origin.endswith(FORWARDED) else origin + FORWARDED
+            _walk(inner, w, inner_origin, depth + 1, True)
+        return
+    if ctype in REPORT_PARTS or ctype in SIGNATURE_TYPES:
+        return  # delivery-status blocks and detached signatures (smime.p7s) carry no files
+    if part.is_multipart():
+        payload = part.get_payload()
+        for child in payload if isinstance(payload, list) else ():
+            if isinstance(child, Message):
+                _walk(child, w, origin, depth + 1, forwarded)
+        return
+    _leaf(part, ctype, w, origin, forwarded)
+
+
+def _leaf(part: Message, ctype: str, w: Walk, origin: str, forwarded: bool) -> None:
+    filename = part_filename(part)
+    disposition = _disposition(part)
+    if filename.casefold() == "smime.p7s":
+        return
+    if ctype in ("text/plain", "text/html") and not filename and disposition != "attachment":
+        w.add_text(mail_text.body_text(part, ctype), html=ctype == "text/html", forwarded=forwarded)
+        return
+    if ctype in PKCS7_MIME or filename.casefold().endswith(".p7m"):
+        smime_type = (part.get_param("smime-type") or "")
+        signed = isinstance(smime_type, str) and smime_type.lower() == "signed-data"
+        name = filename or ("signerat-meddelande.p7m" if signed else "krypterat-meddelande.p7m")
+        w.add(make_attachment(name, ctype, b"", origin, False, OPAQUE_SIGNED if signed else ENCRYPTED))
+        return
+    name = filename or w.invent_name(ctype)
+    if not w.fits(_encoded_size(part)):
+        limit = MAX_DECODED_BYTES // (1024 * 1024)
+        w.add(make_attachment(name, ctype, b"", origin, False, TOO_BIG.format(limit=limit)))
+        return
+    data = _payload_bytes(part)
+    w.spend(len(data))
+    if is_tnef(ctype, name, data):
+        expand_tnef(name, data, origin, w)
+        return
+    if is_zip(name, data):
+        expand_zip(name, data, origin, w, zip_depth=0)
+        return
+    inline = (
+        ctype.startswith("image/")
+        and disposition != "attachment"
+        and (disposition == "inline" or bool(part.get("content-id")))
+    )
+    w.add(make_attachment(name, recognise_type(name, ctype, data), data, origin, inline))
+
+
+def _embedded(part: Message) -> Message | None:
+    """The message inside a message/rfc822 part (parsed by us when it was encoded)."""
+    payload = part.get_payload()
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    data: object
+    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        if cte not in ("base64", "quoted-printable"):
+            return payload[0]
+        # RFC 2046 forbids encoding message/rfc822, but clients do it; compat32 then parses the
+        # encoded text as a headerless message, so decode it and parse the real one.
+        encoded = payload[0].as_string()
+        data = _decode_cte(encoded.encode("ascii", "surrogateescape"), cte)
+    else:
+        data = part.get_payload(decode=True)
+    if isinstance(data, bytes) and data.strip():
+        return BytesParser(policy=policy.compat32).parsebytes(data)
+    return None
+
+
+def _decode_cte(data: bytes, cte: str) -> bytes:
+    try:
+        if cte == "base64":
+            return base64.b64decode(b"".join(data.split()) + b"==", validate=False)
+        return quopri.decodestring(data)
+    except (ValueError, binascii.Error):
+        return b""
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - a broken transfer encoding: keep what is there
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("ascii", "surrogateescape")
+    return b""
+
+
+def _encoded_size(part: Message) -> int:
+    payload = part.get_payload()
+    size = len(payload) if isinstance(payload, str) else 0
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    return size * 3 // 4 if cte == "base64" else size
+
+
+# --- names and types -------------------------------------------------------------------------
+
+def part_filename(part: Message) -> str:
+    """A part's file name, decoded (RFC 2231 with continuations, RFC 2047), NFC, no path."""
+    try:
+        name = part.get_filename() or ""
+    except Exception:  # noqa: BLE001 - a broken RFC 2231 parameter
+        name = ""
+    return clean_filename(decode_words(name) if name else "")
+
+
+def _disposition(part: Message) -> str:
+    try:
+        return (part.get_content_disposition() or "").lower()
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _safe_content_type(part: Message) -> str:
+    try:
+        return part.get_content_type().lower()
+    except Exception:  # noqa: BLE001
+        return "application/octet-stream"
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 words and raw 8-bit text; unknown charsets fall back to UTF-8/cp1252."""
+    value = recover_8bit(value)
+    value = re.sub(r"\r?\n(?=[ \t])", "", value)
+    if "=?" not in value:
+        return value.strip()
+    try:
+        chunks = decode_header(value)
+    except Exception:  # noqa: BLE001 - malformed encoded word: keep it as written
+        return value.strip()
+    out = []
+    for chunk, charset in chunks:
+        out.append(chunk if isinstance(chunk, str) else mail_text.decode_bytes(chunk, charset))
+    return "".join(out).strip()
+
+
+def recover_8bit(value: str) -> str:
+    """compat32 keeps raw 8-bit header bytes as surrogates: read them as UTF-8, else cp1252."""
+    if not isinstance(value, str):
+        value = str(value)
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    return mail_text.decode_bytes(data, None)
+
+
+def _header_map(msg: Message) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for i, (name, value) in enumerate(msg.raw_items()):
+        if i >= MAX_HEADERS:
+            break
+        try:
+            text = decode_words(str(value)[:20000])
+        except Exception:  # noqa: BLE001
+            text = ""
+        headers.setdefault(str(name).strip().lower(), []).append(text)
+    return headers
+
+
+def _first(headers: dict[str, list[str]], name: str) -> str | None:
+    values = headers.get(name)
+    return values[0] if values else None
+
+
+def _raw_addresses(headers: dict[str, list[str]], name: str) -> list[tuple[str, str]]:
+    values = headers.get(name) or []
+    found: list[tuple[str, str]] = []
+    for value in values:
+        try:
+            from mailparser.utils import get_addresses
+
+            pairs = get_addresses(value, decode_names=True)
+        except Exception:  # noqa: BLE001 - fall back to the stdlib's reading
+            pairs = getaddresses([value])
+        found.extend((n, a) for n, a in pairs if a and "@" in a)
+    return found
+
+
+def bare_address(address: str) -> str:
+    """``Name.Surname@GOTEBORG.SE`` → ``Name.Surname@goteborg.se`` (local part kept as written)."""
+    address = address.strip().strip("<>").strip()
+    local, at, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else address
+
+
+def _first_address(headers: dict[str, list[str]], name: str) -> tuple[str, str]:
+    pairs = _raw_addresses(headers, name)
+    if not pairs:
+        return "", ""
+    return pairs[0][0].strip(), bare_address(pairs[0][1])
+
+
+def _all_addresses(headers: dict[str, list[str]], name: str) -> tuple[str, ...]:
+    return tuple(bare_address(a) for _, a in _raw_addresses(headers, name))
+
+
+def _return_path(headers: dict[str, list[str]]) -> str | None:
+    values = headers.get("return-path")
+    if not values:
+        return None
+    value = values[-1].strip()  # the one the final MTA added
+    if value.replace(" ", "") in ("<>", ""):
+        return ""
+    _, address = _first_address({"return-path": [value]}, "return-path")
+    return address or ""
+
+
+def _message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    ids = _message_ids(value)
+    return ids[0] if ids else None
+
+
+def _message_ids(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    found = re.findall(r"<([^<>\s]+)>", value)
+    if not found:
+        found = [v.strip("<>") for v in value.split() if v.strip("<>")]
+    return tuple(found)
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

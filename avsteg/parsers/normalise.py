@@ -1,0 +1,369 @@
+"""Raw cell values, as people type them, to the normalised values of spec 2.4.
+
+Readers hand over what they found: Word gives one string per paragraph of a value cell, Excel
+gives typed cells (str, int, float, bool, date/datetime). Each function here takes either shape
+and returns a normalised value, ``None`` for an empty cell, or raises :class:`Invalid` naming the
+schema message (``kind``) and the text the person will see quoted back (``value``).
+
+Everything is pure standard library so the domain validator may import it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from avsteg.domain.schema import Field
+
+
+class Invalid(ValueError):
+    """Raised when a value is present but cannot be read as the field's type.
+
+    ``kind`` is a key of ``schema.messages`` (``invalid_date``, ``negative``, …); ``value`` is the
+    text quoted back to the sender; ``extra`` carries further message arguments.
+    """
+
+    def __init__(self, kind: str, value: str, **extra: object) -> None:
+        super().__init__(f"{kind}: {value!r}")
+        self.kind = kind
+        self.value = value
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Number:
+    """A count or amount; ``approximate`` when the person wrote `ca 5`, `~5`, … (a warning)."""
+
+    value: int | Decimal
+    approximate: bool = False
+
+
+# Characters people (and Word) put where a space is meant, and invisible ones at the edges.
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u202f\u2007\u2009\u200a\u2002\u2003\u3000\t"), " ")
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def _clean_edges(text: str) -> str:
+    return text.strip().strip(_INVISIBLE).strip()
+
+
+def is_blank(raw: Any) -> bool:
+    """Whether the cell was left empty (None, "", whitespace, or only empty paragraphs)."""
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return not _clean_edges(raw)
+    if isinstance(raw, (list, tuple)):
+        return all(is_blank(item) for item in raw)
+    return False
+
+
+def as_text(raw: Any) -> str | None:
+    """The value as text: paragraphs joined by newlines, trimmed, inner whitespace as written."""
+    if is_blank(raw):
+        return None
+    if isinstance(raw, (list, tuple)):
+        text = "\n".join("" if item is None else str(item) for item in raw)
+    elif isinstance(raw, bool):
+        text = "Ja" if raw else "Nej"
+    elif isinstance(raw, float) and raw.is_integer():
+        text = str(int(raw))
+    elif isinstance(raw, dt.datetime):
+        text = raw.date().isoformat() if raw.time() == dt.time() else raw.isoformat(" ")
+    elif isinstance(raw, dt.date):
+        text = raw.isoformat()
+    else:
+        text = str(raw)
+    return _clean_edges(unicodedata.normalize("NFC", text)) or None
+
+
+def normalise_text(raw: Any) -> str | None:
+    return as_text(raw)
+
+
+def _one_line(raw: Any) -> str | None:
+    """Text of a one-value cell, runs of any whitespace (also NBSP, line breaks) as one space."""
+    text = as_text(raw)
+    return None if text is None else re.sub(r"\s+", " ", text.translate(_SPACES))
+
+
+# ---------------------------------------------------------------- dates
+
+_MONTHS = {
+    **dict.fromkeys(("januari", "jan", "january"), 1),
+    **dict.fromkeys(("februari", "feb", "febr", "february"), 2),
+    **dict.fromkeys(("mars", "mar", "march"), 3),
+    **dict.fromkeys(("april", "apr"), 4),
+    **dict.fromkeys(("maj", "may"), 5),
+    **dict.fromkeys(("juni", "jun", "june"), 6),
+    **dict.fromkeys(("juli", "jul", "july"), 7),
+    **dict.fromkeys(("augusti", "aug", "august"), 8),
+    **dict.fromkeys(("september", "sep", "sept"), 9),
+    **dict.fromkeys(("oktober", "okt", "october", "oct"), 10),
+    **dict.fromkeys(("november", "nov"), 11),
+    **dict.fromkeys(("december", "dec"), 12),
+}
+_SEP = r"\s*[-/.–−]\s*"
+_YMD = re.compile(rf"(\d{{4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})")
+_YMD_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DMY = re.compile(rf"(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{4}}|\d{{2}})")
+_D_MONTH_Y = re.compile(r"(\d{1,2})(?::[ae]|\.)?[\s.-]*([^\W\d_]+)\.?[\s,.-]*(\d{4}|\d{2})")
+_PREFIX = re.compile(r"^(?:(?:mån|tis|ons|tors|fre|lör|sön)dag(?:en)?\s*,?\s*)?(?:den\s+)?")
+_TIME = re.compile(r"(?:[ t]|\s+kl\.?\s*)\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?$")
+# Excel serial numbers accepted as dates: 1950-01-01 … 2100-12-31 in the 1900 system.
+_SERIAL_MIN, _SERIAL_MAX = 18264, 73415
+
+
+def _year4(text: str) -> int:
+    year = int(text)
+    return 2000 + year if len(text) == 2 else year
+
+
+def excel_serial_to_date(serial: float, *, date1904: bool = False) -> dt.date:
+    base = dt.date(1904, 1, 1) if date1904 else dt.date(1899, 12, 30)
+    return base + dt.timedelta(days=math.floor(serial))
+
+
+def normalise_date(raw: Any, *, date1904: bool = False) -> dt.date | None:
+    """A date from an Excel date, an Excel serial number, or text in the Swedish styles."""
+    if is_blank(raw):
+        return None
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, (int, float, Decimal)) and not isinstance(raw, bool):
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise Invalid("invalid_date", str(raw))
+        if float(raw) == int(raw) and 10_000_000 <= int(raw) <= 99_999_999:
+            return normalise_date(str(int(raw)))  # 20260305 typed in a number cell
+        offset = 1462 if date1904 else 0  # the 1904 system counts 1462 days fewer
+        if _SERIAL_MIN <= float(raw) + offset <= _SERIAL_MAX:
+            return excel_serial_to_date(float(raw), date1904=date1904)
+        raise Invalid("invalid_date", as_text(raw) or str(raw))
+    shown = as_text(raw) or ""
+    text = _PREFIX.sub("", (_one_line(raw) or "").casefold()).rstrip(".")
+    text = _TIME.sub("", text).strip()
+    parts: tuple[int, int, int] | None = None
+    if m := _YMD.fullmatch(text) or _YMD_COMPACT.fullmatch(text):
+        parts = int(m[1]), int(m[2]), int(m[3])
+    elif m := _DMY.fullmatch(text):
+        parts = _year4(m[3]), int(m[2]), int(m[1])
+    elif (m := _D_MONTH_Y.fullmatch(text)) and m[2] in _MONTHS:
+        parts = _year4(m[3]), _MONTHS[m[2]], int(m[1])
+    if parts is None:
+        raise Invalid("invalid_date", shown)
+    try:
+        return dt.date(*parts)
+    except ValueError:
+        raise Invalid("invalid_date", shown) from None
+
+
+# ---------------------------------------------------------------- numbers
+
+_APPROX = re.compile(
+    r"^(?:ca\.?|c:a|c\.a\.?|cirka|circa|ungefär|ung\.|runt|omkring|drygt|knappt|"
+    r"uppskattningsvis|approx\.?|~|≈)\s*"
+)
+_ZERO_WORDS = {"inga", "ingen", "inget", "noll"}
+_NUMERAL = r"[-−–]?\s*\d[\d ]*(?:[.,]\d[\d ]*)*"
+_NUMBER = re.compile(rf"(?P<num>{_NUMERAL})?\s*(?P<unit>[^\W\d_]+\.?(?:\s+[^\W\d_]+\.?){{0,3}})?")
+_DASHES = {"-", "−", "–", "—"}
+
+
+def _numeral(body: str, *, integer: bool) -> Decimal | None:
+    """Digits with Swedish or English separators → Decimal, or None when not a number."""
+    s = body.strip()
+    for group, point in ((".", ","), (",", ".")):
+        g, p = re.escape(group), re.escape(point)
+        if re.fullmatch(rf"\d{{1,3}}(?:{g}\d{{3}})+{p}\d+", s):  # 1.200,5 / 1,200.5
+            return Decimal(s.replace(group, "").replace(point, "."))
+        # 1.200.000 is always thousands; 1.200 only in a count (nobody means 1,2 people)
+        if re.fullmatch(rf"\d{{1,3}}(?:{g}\d{{3}})+", s) and (integer or s.count(group) > 1):
+            return Decimal(s.replace(group, ""))
+    if re.fullmatch(r"\d{1,3}(?: \d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?", s):
+        return Decimal(s.replace(" ", "").replace(",", "."))
+    return None
+
+
+def _tidy(value: Decimal) -> Decimal:
+    return Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
+
+
+def _parse_number(raw: Any, *, integer: bool, kind: str) -> tuple[Decimal, bool] | None:
+    """(value, approximate) or None; raises Invalid(kind) or Invalid("negative")."""
+    if is_blank(raw):
+        return None
+    shown = as_text(raw) or ""
+    if isinstance(raw, (bool, dt.date, dt.datetime)):
+        raise Invalid(kind, shown)
+    if isinstance(raw, (int, float, Decimal)):
+        if isinstance(raw, float):
+            if not math.isfinite(raw):
+                raise Invalid(kind, shown)
+            value = Decimal(repr(raw)).quantize(Decimal("1e-9"))
+        else:
+            value = Decimal(raw)
+        approximate = False
+    else:
+        text = (_one_line(raw) or "").casefold().rstrip(".").strip()
+        if text in _DASHES:
+            return None  # a lone dash means "nothing to report" in Swedish forms
+        approximate = bool(_APPROX.match(text))
+        text = _APPROX.sub("", text)
+        if text.split(" ", 1)[0] in _ZERO_WORDS and re.fullmatch(r"[^\W\d_\s.]+[\w\s.]*", text):
+            return Decimal(0), approximate
+        m = _NUMBER.fullmatch(text)
+        body = (m["num"] or "") if m else ""
+        negative = body[:1] in _DASHES
+        value_or_none = _numeral(body.lstrip("-−–").strip(), integer=integer) if body else None
+        if value_or_none is None:
+            raise Invalid(kind, shown)
+        value = -value_or_none if negative else value_or_none
+    if value < 0:
+        raise Invalid("negative", shown)
+    if integer and value != value.to_integral_value():
+        raise Invalid(kind, shown)
+    return _tidy(value), approximate
+
+
+def normalise_integer(raw: Any) -> Number | None:
+    parsed = _parse_number(raw, integer=True, kind="invalid_integer")
+    return None if parsed is None else Number(int(parsed[0]), parsed[1])
+
+
+def normalise_decimal(raw: Any) -> Number | None:
+    parsed = _parse_number(raw, integer=False, kind="invalid_decimal")
+    return None if parsed is None else Number(parsed[0], parsed[1])
+
+
+def normalise_year(raw: Any, *, date1904: bool = False) -> int | None:
+    """A four-digit year from a number, text (`2026`, `år 2026`) or a date."""
+    if is_blank(raw):
+        return None
+    shown = as_text(raw) or ""
+    if isinstance(raw, (dt.date, dt.datetime)):
+        day = raw.date() if isinstance(raw, dt.datetime) else raw
+        # 2026 typed into a date-styled cell shows up as 1905-07-18: read the serial back.
+        serial = (day - (dt.date(1904, 1, 1) if date1904 else dt.date(1899, 12, 30))).days
+        return serial if day.year < 1950 and 1000 <= serial <= 9999 else day.year
+    if isinstance(raw, bool):
+        raise Invalid("invalid_year", shown)
+    if isinstance(raw, (int, float, Decimal)):
+        if float(raw) == int(raw) and 1000 <= int(raw) <= 9999:
+            return int(raw)
+        raise Invalid("invalid_year", shown)
+    text = (_one_line(raw) or "").casefold().rstrip(".")
+    if m := re.fullmatch(r"(?:[^\W\d_]+:?\s*)?(\d{4})", text):
+        return int(m[1])
+    try:
+        return normalise_date(raw, date1904=date1904).year  # type: ignore[union-attr]
+    except Invalid:
+        raise Invalid("invalid_year", shown) from None
+
+
+# ---------------------------------------------------------------- identifiers
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check Swedish organisations- and personnummer use."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def normalise_orgnr(raw: Any) -> str | None:
+    """`NNNNNN-NNNN` from `556677-8899`, `5566778899`, `16556677-8899`, `SE556677889901`, …"""
+    if is_blank(raw):
+        return None
+    shown = as_text(raw) or ""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer():
+        text = str(int(raw)).zfill(10)  # a personnummer starting with 0 loses it in Excel
+    else:
+        text = (_one_line(raw) or "").upper()
+    text = re.sub(r"^(?:ORG(?:ANISATIONS)?\.?\s*NR\.?|ORGANISATIONSNUMMER):?\s*", "", text)
+    compact = re.sub(r"[\s\-−–‑+]", "", text)
+    if m := re.fullmatch(r"SE(\d{10})01", compact):
+        compact = m[1]
+    if len(compact) == 12 and compact[:2] in ("16", "19", "20"):
+        compact = compact[2:]  # 16 = organisation prefix; 19/20 = a sole trader's century
+    if not (len(compact) == 10 and compact.isdigit() and luhn_ok(compact)):
+        raise Invalid("invalid_orgnr", shown)
+    return f"{compact[:6]}-{compact[6:]}"
+
+
+_EMAIL_PART = r"[^@\s<>()\[\],;:\"]+"
+_EMAIL = re.compile(rf"{_EMAIL_PART}@{_EMAIL_PART}")
+
+
+def normalise_email(raw: Any) -> str | None:
+    """The address as written, without `Namn <…>` or `mailto:` around it; syntax-checked."""
+    text = _one_line(raw)
+    if text is None:
+        return None
+    address = text
+    if m := re.fullmatch(r"[^<>]*<([^<>]*)>", address):
+        address = m[1].strip()
+    address = re.sub(r"^mailto:\s*", "", address, flags=re.IGNORECASE).rstrip(".,;")
+    local, _, domain = address.rpartition("@")
+    labels = domain.split(".")
+    ok = (
+        _EMAIL.fullmatch(address) is not None
+        and not local.startswith(".")
+        and not local.endswith(".")
+        and ".." not in address
+        and len(labels) >= 2
+        and all(labels)
+        and all(not lab.startswith("-") and not lab.endswith("-") for lab in labels)
+        and len(labels[-1]) >= 2
+        and not labels[-1].isdigit()
+    )
+    if not ok:
+        raise Invalid("invalid_email", as_text(raw) or text)
+    return address
+
+
+def normalise_phone(raw: Any) -> str | None:
+    """Phone numbers are kept as written; only Excel's lost leading zero is put back."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer():
+        digits = str(int(raw))
+        return "+" + digits if digits.startswith("46") and len(digits) >= 10 else "0" + digits
+    return as_text(raw)
+
+
+# ---------------------------------------------------------------- choices
+
+
+def chosen_options(raw: Any, field: Field) -> list[str]:
+    """Canonical option names chosen in a choice cell, in schema order (see parsers/choices.py)."""
+    from avsteg.parsers.choices import chosen_options as choose  # here: choices imports us
+
+    return choose(raw, field)
+
+
+__all__ = [
+    "Invalid",
+    "Number",
+    "as_text",
+    "chosen_options",
+    "excel_serial_to_date",
+    "is_blank",
+    "luhn_ok",
+    "normalise_date",
+    "normalise_decimal",
+    "normalise_email",
+    "normalise_integer",
+    "normalise_orgnr",
+    "normalise_phone",
+    "normalise_text",
+    "normalise_year",
+]

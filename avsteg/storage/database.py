@@ -1,0 +1,175 @@
+"""The database adapter: one engine, units of work, and the schema from Alembic migrations.
+
+The composition root creates one :class:`Database`; nothing connects at import time.
+Every SQLAlchemy error leaving a unit of work becomes :class:`TransientError`: a database that
+is down, a lock that timed out or a bug in a query is ours to retry, never the sender's fault.
+
+SQLite (the default) runs in WAL mode with foreign keys enforced. Writers are serialised with
+``BEGIN IMMEDIATE``: a transaction takes the write lock when it starts, so two writers wait
+for each other (``busy_timeout``) instead of failing halfway when a read turns into a write.
+Read-only units of work (``readonly=True``) start deferred and never block the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from avsteg.domain.errors import TransientError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+_BEGIN_OPTION = "avsteg_sqlite_begin"
+
+
+def _describe(error: BaseException) -> str:
+    """A one-line reason without the SQL statement and parameters (they may hold mail)."""
+    orig = getattr(error, "orig", None)
+    lines = str(orig if orig is not None else error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+class Database:
+    """The register's database: an engine, a session factory and the migrations."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = self._create_engine(echo)
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._readonly_sessions = sessionmaker(
+            bind=self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"}),
+            expire_on_commit=False,
+        )
+
+    def _create_engine(self, echo: bool) -> Engine:
+        if not self.is_sqlite:
+            connect_args: dict[str, Any] = {}
+            if self.url.get_backend_name() == "postgresql":
+                connect_args["connect_timeout"] = 10
+            return create_engine(self.url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+        database = self.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            self.url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+
+    # -- units of work ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def unit_of_work(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A session whose work is committed when the block ends, rolled back on any error.
+
+        Database errors (connection refused, lock timeout, constraint violated) leave as
+        :class:`TransientError` with the original chained; other exceptions pass unchanged.
+        ``readonly`` units are never committed and, on SQLite, take no write lock. Objects
+        loaded in a unit stay readable after it (no expiry on commit), detached.
+        """
+        factory = self._readonly_sessions if readonly else self._sessions
+        session = factory()
+        try:
+            yield session
+            if not readonly:
+                session.commit()
+            # A read-only unit is ended by close() below, which rolls the connection back
+            # without expiring the loaded objects, so they stay readable afterwards.
+        except exc.SQLAlchemyError as error:
+            _safe_rollback(session)
+            raise TransientError(f"database: {_describe(error)}") from error
+        except BaseException:
+            _safe_rollback(session)
+            raise
+        finally:
+            session.close()
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` with the migrations shipped in the package."""
+        self._alembic("upgrade", revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        """Undo migrations down to ``revision`` (``base``: an empty database again)."""
+        self._alembic("downgrade", revision)
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at, None when it has never been migrated."""
+        from alembic.runtime.migration import MigrationContext
+
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        except exc.SQLAlchemyError as error:
+            raise TransientError(f"database: {_describe(error)}") from error
+
+    def table_names(self) -> list[str]:
+        try:
+            return sorted(inspect(self.engine).get_table_names())
+        except exc.SQLAlchemyError as error:
+            raise TransientError(f"database: {_describe(error)}") from error
+
+    def _alembic(self, command_name: str, revision: str) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                getattr(command, command_name)(config, revision)
+        except exc.SQLAlchemyError as error:
+            raise TransientError(f"database: {_describe(error)}") from error
+        log.info("database schema %s to %s", command_name, revision)
+
+    def dispose(self) -> None:
+        """Close pooled connections (at shutdown, and in tests before a database is dropped)."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _safe_rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except exc.SQLAlchemyError:  # the connection may be gone; closing the session is enough
+        log.debug("rollback failed", exc_info=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys and BEGIN IMMEDIATE on every SQLite connection.
+
+    pysqlite's own transaction handling is switched off (isolation_level None) so that the
+    BEGIN we emit is the one that counts; this is SQLAlchemy's documented recipe.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")  # stays "memory" for :memory: databases
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,24 @@
+"""Dialect helpers shared by the storage modules.
+
+``INSERT … ON CONFLICT`` is spelt differently per dialect in SQLAlchemy; PostgreSQL and SQLite
+(3.24+) both have it, and it is what makes counters, leases and "send once" records race-free
+in a single statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+def upsert_insert(s: Session, model: Any) -> Any:
+    """The dialect's ``insert()`` (with ``on_conflict_do_*``) for ``model``."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise NotImplementedError(f"no INSERT … ON CONFLICT for {dialect}")
+    return insert(model)
