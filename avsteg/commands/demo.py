@@ -11,6 +11,7 @@ import datetime as dt
 import email
 import email.policy
 import shutil
+import sys
 from pathlib import Path
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.ingest.folder_outbox import FolderOutbox
     from avsteg.samples import correction, first_batch
 
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 120)
     base = Path(args.dir).resolve()
     _fresh_dir(base)
     inbox, outbox_dir = base / "inkorg", base / "svar"
@@ -122,11 +123,11 @@ def _print_example_replies(console, results) -> None:
 
 def _export(db, schema, base: Path) -> Path | None:
     try:
-        from avsteg.register.export import export_xlsx
+        from avsteg.register.export import build_xlsx
         from avsteg.register.query import register_rows
     except ImportError:
         return None
     path = base / "avstegsregister.xlsx"
     with db.unit_of_work(readonly=True) as s:
-        path.write_bytes(export_xlsx(register_rows(s), schema))
+        path.write_bytes(build_xlsx(register_rows(s, schema=schema), schema))
     return path

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from avsteg.commands.common import add_db_argument, print_json, settings_from
 
@@ -61,4 +62,4 @@ def print_table(lines: list[dict]) -> None:
         table.add_row(l["reference"], str(l["version"]), l["organisation"] or "", l["report_type"] or "",
                       str(l["year"] or ""), str(l["deviations"]), str(l["jobs_created"]),
                       (l["received_at"] or "")[:16].replace("T", " "), l["status"])
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)

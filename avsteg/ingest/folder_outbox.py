@@ -15,7 +15,7 @@ from avsteg.ingest.ports import TemporaryDeliveryError
 
 
 class FolderOutbox:
-    """The ``Outbox`` port as a folder: ``<UTC timestamp>-<n>.eml`` per message."""
+    """The ``Outbox`` port as a folder: ``<UTC timestamp>-<nnnn>.eml`` per message."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
@@ -27,10 +27,10 @@ class FolderOutbox:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise TemporaryDeliveryError(f"cannot create outbox {self.directory}: {exc}") from exc
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         data = message.as_bytes()
         while True:
-            path = self.directory / f"{stamp}-{next(self._counter)}.eml"
+            path = self.directory / f"{stamp}-{next(self._counter):04d}.eml"
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:  # another process wrote the same name this microsecond

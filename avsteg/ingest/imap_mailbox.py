@@ -21,7 +21,8 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Self, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -56,11 +57,18 @@ class UidValidityChanged(TransientError):
 
 def _has_news(responses: Sequence[Any]) -> bool:
     """True when untagged responses announce messages (``* 3 EXISTS``, ``* 1 RECENT``)."""
-    for item in responses:
-        if isinstance(item, tuple) and len(item) >= 2 and item[1] in _NEWS:
-            if item[1] == b"EXISTS" or (isinstance(item[0], int) and item[0] > 0):
-                return True
-    return False
+    return any(
+        isinstance(item, tuple)
+        and len(item) >= 2
+        and item[1] in _NEWS
+        and (item[1] == b"EXISTS" or (isinstance(item[0], int) and item[0] > 0))
+        for item in responses
+    )
+
+
+def _fetch_raw(client: IMAPClient, uids: list[int]) -> dict[int, dict[bytes, Any]]:
+    result: dict[int, dict[bytes, Any]] = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"])
+    return result
 
 
 def _text(value: bytes | str) -> str:
@@ -129,7 +137,7 @@ class ImapMailbox:
         wanted = list(uids)
         for start in range(0, len(wanted), batch_size):
             batch = wanted[start : start + batch_size]
-            data = self._run("fetch", lambda c: c.fetch(batch, ["BODY.PEEK[]", "FLAGS"]))
+            data = self._run("fetch", partial(_fetch_raw, uids=batch))
             assert self._uidvalidity is not None
             for uid in batch:
                 item = data.get(uid)
@@ -192,13 +200,16 @@ class ImapMailbox:
             time.sleep(max(0.0, timeout))
             news = self._run("noop", lambda c: _has_news(c.noop()[1]))
             return news or self._connections != connections
+        # Dovecot reports changes made before IDLE began only when IDLE ends: ask first.
+        if self._run("noop", lambda c: _has_news(c.noop()[1])):
+            return True
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             chunk = min(remaining, self._idle_renew)
             try:
-                news = self._run("idle", lambda c: self._idle_once(c, chunk), retry=False)
+                news = self._run("idle", partial(self._idle_once, seconds=chunk), retry=False)
             except ConnectionLost as exc:
                 log.info("%s; reconnecting", exc)
                 self._ensure_connected()
@@ -218,7 +229,7 @@ class ImapMailbox:
                 except Exception:  # noqa: BLE001
                     pass
 
-    def __enter__(self) -> ImapMailbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -143,3 +143,6 @@ def token_provider_from_settings(
         http_client=http_client,
     )
     return OAuthTokenProvider(acquire, refresh_margin=refresh_margin)
+
+
+token_provider_for = token_provider_from_settings  # the name avsteg.bootstrap imports

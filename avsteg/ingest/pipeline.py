@@ -80,6 +80,7 @@ class Pipeline:
     )
     convert: Converter | None = None
     max_attempts: int = 5
+    _blanks: list[tuple[str, bytes]] | None = field(default=None, init=False, repr=False)
 
     # -- the whole message -------------------------------------------------------------------
     def handle(
@@ -153,16 +154,16 @@ class Pipeline:
         if verdict.kind == "not_ours":
             return self._finish(s, row, msg, "ignored", verdict.reason, now=now)
         if verdict.kind == "needs_help":
-            problems = [a.problem for a in msg.attachments if a.problem] or []
             reply = None
             if self._may_reply(s, msg, verdict, now):
                 reply = compose_help_reply(
                     msg,
-                    problems=problems + self._help_problems(msg),
+                    problems=self._help_problems(msg),
                     schema=self.schema,
                     service_address=self.replies.service_address,
                     service_name=self.replies.service_name,
                     now=now,
+                    blank_templates=self._blank_templates(),
                 )
             return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help", now=now)
 
@@ -272,12 +273,27 @@ class Pipeline:
         """What each file that looks like a report but is not a readable template is."""
         out = []
         for a in msg.attachments:
-            if a.inline or a.problem:
+            if a.problem:
+                out.append(f"{a.path}: {a.problem}")
+                continue
+            if a.inline:
                 continue
             parsed = parse_attachment(a.path, a.data, self.schema, today=self.clock().date())
             if parsed.status == "rejected" and parsed.errors:
                 out.append(f"{a.path}: {parsed.errors[0].message}")
         return out
+
+    def _blank_templates(self) -> list[tuple[str, bytes]]:
+        """Blank templates to attach to a help reply, built once per pipeline."""
+        if self._blanks is None:
+            from avsteg.templates.docx_template import build_docx
+            from avsteg.templates.xlsx_template import build_xlsx
+
+            self._blanks = [
+                ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
+                ("Avstegsrapport – händelserapport.xlsx", build_xlsx(self.schema, "event")),
+            ]
+        return self._blanks
 
     def _record_attachments(self, s, row: MessageRow, msg: InboundMessage) -> None:
         for a in msg.attachments:
@@ -314,7 +330,7 @@ class Pipeline:
         reply_ids: tuple[int, ...] = ()
         if reply is not None:
             queued = reply_store.queue_reply(
-                s, message=row, report=report, kind=kind, recipient=str(reply["To"]),
+                s, message=row, report=report, kind=kind, recipient=msg.reply_address,
                 subject=str(reply["Subject"]), message_id_header=str(reply["Message-ID"]),
                 raw=reply.as_bytes(), now=now,
             )

@@ -51,7 +51,7 @@ class SmtpOutbox:
     def __init__(
         self,
         settings: SmtpSettings,
-        sender: str,
+        envelope_from: str,
         token_provider: TokenSource | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
@@ -63,7 +63,7 @@ class SmtpOutbox:
         if settings.auth != "none" and not settings.username:
             raise ConfigurationError("smtp.username must be set (or smtp.auth = none)")
         self.settings = settings
-        self.sender = sender  # the envelope sender: our own address, where bounces belong
+        self.envelope_from = envelope_from  # our own address: where bounces belong
         self._token = token_provider
         self._ssl_context = ssl_context
 
@@ -81,7 +81,7 @@ class SmtpOutbox:
         smtp = self._connect()
         try:
             options = ["BODY=8BITMIME"] if _is_8bit(raw) and smtp.has_extn("8bitmime") else []
-            refused = smtp.sendmail(self.sender, recipients, raw, mail_options=options)
+            refused = smtp.sendmail(self.envelope_from, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             answers = list(exc.recipients.values())
             code, text = answers[0]
@@ -151,13 +151,13 @@ class SmtpOutbox:
             return
         assert self._token is not None
         for attempt in (1, 2):
-            token = self._token()
+            initial = xoauth2_string(user, self._token())
             try:
                 # smtplib base64-encodes; a second call carries the server's error challenge,
                 # answered with an empty line so the server can finish with 535.
                 smtp.auth(
                     "XOAUTH2",
-                    lambda challenge=None: xoauth2_string(user, token) if challenge is None else "",
+                    lambda challenge=None, initial=initial: initial if challenge is None else "",
                 )
                 return
             except smtplib.SMTPAuthenticationError as exc:

@@ -44,7 +44,8 @@ class _Tags:
                      "sdtPr", "sdtContent", "showingPlcHdr", "customXml", "del", "moveFrom",
                      "delText", "instrText", "pPr", "rPr", "tcPr", "trPr", "tblPr", "tblGrid",
                      "vMerge", "fldChar", "ffData", "checkBox", "checked", "default",
-                     "noBreakHyphen", "softHyphen", "font", "char", "val", "sectPr"):
+                     "noBreakHyphen", "softHyphen", "font", "char", "val", "sectPr", "tabs",
+                     "txbxContent"):
             setattr(self, name, f"{{{ns}}}{name}")
         self.skip = frozenset({self.pPr, self.rPr, self.delText, self.instrText, self.del_,
                                self.moveFrom, self.sdtPr, self.tcPr, self.trPr, self.tblPr,
@@ -77,6 +78,8 @@ def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
     walker = _Walker(_TAGS.get(ns, _TAGS[NS_W]), schema)
     body = root.find(walker.t.body)
     if body is not None:
+        walker.texts = paragraph_texts(body, walker.t)
+        walker.continued = merged_continuations(body, walker.t)
         walker.blocks(body)
     _assemble(walker.entries, found)
     return found
@@ -89,6 +92,12 @@ class _Walker:
         self.heading = re.compile(rf"^\s*{re.escape(schema.deviation_heading)}\s*\d+\s*$", re.I)
         self.entries: list[_Entry] = []
         self.tables = 0
+        self.texts: dict[etree._Element, str] = {}
+        self.continued: set[etree._Element] = set()
+
+    def text(self, p: etree._Element) -> str:
+        text = self.texts.get(p)
+        return paragraph_text(p, self.t) if text is None else text
 
     # -- block level -------------------------------------------------------------------------
     def blocks(self, parent: etree._Element) -> None:
@@ -109,7 +118,7 @@ class _Walker:
 
     def paragraph(self, p: etree._Element) -> None:
         """A paragraph outside tables: `Label: value` (retyped reports) or a deviation heading."""
-        text = paragraph_text(p, self.t)
+        text = self.text(p)
         if not text.strip():
             return
         if self.heading.match(text):
@@ -128,7 +137,7 @@ class _Walker:
         self.entries.append(_Entry(None, table=number))
         previous: _Entry | None = None
         for tr in _children(tbl, self.t.tr, self.t):
-            cells = [_Cell(tc, self.t) for tc in _children(tr, self.t.tc, self.t)]
+            cells = [_Cell(tc, self) for tc in _children(tr, self.t.tc, self.t)]
             if not cells:
                 continue
             if cells[0].continued and previous is not None:
@@ -197,48 +206,105 @@ class _Cell:
 
     __slots__ = ("lines", "nested", "continued", "text")
 
-    def __init__(self, tc: etree._Element, t: _Tags) -> None:
+    def __init__(self, tc: etree._Element, walker: _Walker) -> None:
+        t = walker.t
         self.lines: list[str] = []
         self.nested: list[etree._Element] = []
-        tc_pr = tc.find(t.tcPr)
-        merge = tc_pr.find(t.vMerge) if tc_pr is not None else None
-        self.continued = merge is not None and merge.get(t.val) in (None, "continue")
-        self._collect(tc, t)
-        self.text = " ".join(ln.strip() for ln in self.lines if ln.strip())
+        self.continued = tc in walker.continued
+        self._collect(tc, walker)
+        self.text = " ".join([ln.strip() for ln in self.lines if ln and not ln.isspace()])
 
-    def _collect(self, parent: etree._Element, t: _Tags) -> None:
+    def _collect(self, parent: etree._Element, walker: _Walker) -> None:
+        t = walker.t
         for child in parent:
             tag = child.tag
             if tag == t.p:
-                self.lines.extend(paragraph_text(child, t).split("\n"))
+                text = walker.text(child)
+                if "\n" in text:
+                    self.lines.extend(text.split("\n"))
+                else:
+                    self.lines.append(text)
             elif tag == t.tbl:
                 self.nested.append(child)
                 for tr in _children(child, t.tr, t):
-                    texts = [_Cell(tc, t).text for tc in _children(tr, t.tc, t)]
+                    texts = [_Cell(tc, walker).text for tc in _children(tr, t.tc, t)]
                     self.lines.append(" ".join(x for x in texts if x))
             elif tag == t.sdt:
                 if not _placeholder(child, t):
                     content = child.find(t.sdtContent)
                     if content is not None:
-                        self._collect(content, t)
+                        self._collect(content, walker)
             elif tag == t.customXml:
-                self._collect(child, t)
+                self._collect(child, walker)
+
+
+def merged_continuations(body: etree._Element, t: _Tags) -> set[etree._Element]:
+    """Cells that continue a vertical merge from the row above (``w:vMerge`` without restart)."""
+    out = set()
+    for merge in body.iter(t.vMerge):
+        if merge.get(t.val) in (None, "continue"):
+            tc = merge.getparent().getparent()  # w:tc/w:tcPr/w:vMerge
+            if tc is not None and tc.tag == t.tc:
+                out.add(tc)
+    return out
 
 
 def _children(parent: etree._Element, tag: str, t: _Tags) -> Iterator[etree._Element]:
     """Rows of a table or cells of a row, looking through content controls and custom XML."""
     for child in parent:
-        if child.tag == tag:
+        ctag = child.tag
+        if ctag == tag:
             yield child
-        elif child.tag == t.sdt:
+        elif ctag == t.sdt:
             content = child.find(t.sdtContent)
             if content is not None:
                 yield from _children(content, tag, t)
-        elif child.tag == t.customXml:
+        elif ctag == t.customXml:
             yield from _children(child, tag, t)
 
 
 # -- inline level ------------------------------------------------------------------------------
+def paragraph_texts(body: etree._Element, t: _Tags) -> dict[etree._Element, str]:
+    """The text of every paragraph in one C-level pass over the few tags that carry text.
+
+    Walking every element in Python (run properties make up most of them) costs several times
+    the XML parse. Paragraphs holding anything unusual (tracked changes, content controls, field
+    checkboxes, symbols, text boxes) are recomputed by the exact walker :func:`paragraph_text`.
+    """
+    special = set()
+    for el in body.iter(t.del_, t.moveFrom, t.sdt, t.fldChar, t.sym, f"{{{NS_MC}}}AlternateContent",
+                        t.txbxContent):
+        for ancestor in el.iterancestors(t.p):
+            special.add(ancestor)
+    texts: dict[etree._Element, str] = {}
+    parts: list[str] | None = None
+    current = None
+    p_tag, t_tag, tab, tabs = t.p, t.t, t.tab, t.tabs
+    for el in body.iter(p_tag, t_tag, tab, t.br, t.cr, t.noBreakHyphen):
+        tag = el.tag
+        if tag == t_tag:
+            if parts is not None and el.text:
+                parts.append(el.text)
+        elif tag == p_tag:
+            if current is not None:
+                texts[current] = "".join(parts or ())
+            current, parts = el, []
+        elif parts is None:
+            continue
+        elif tag == tab:
+            if el.getparent().tag != tabs:  # a tab stop in the paragraph properties is no text
+                parts.append(" ")
+        elif tag == t.noBreakHyphen:
+            parts.append("-")
+        else:
+            parts.append("\n")
+    if current is not None:
+        texts[current] = "".join(parts or ())
+    for p in special:
+        texts[p] = paragraph_text(p, t)
+    return texts
+
+
 def paragraph_text(p: etree._Element, t: _Tags) -> str:
     """The text a reader sees in a paragraph: deletions dropped, ticks made characters."""
     out: list[str] = []

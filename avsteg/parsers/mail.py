@@ -7,28 +7,34 @@ or S/MIME-signed. :func:`read_message` is pure and never raises: a hopeless mess
 becomes an :class:`InboundMessage` with whatever could be read, so the pipeline can store it and
 leave it for a person.
 
-Library choice (measured, see tests/unit/test_mail.py):
+Library choice:
 
 * The MIME walk uses the standard library's ``email`` with the ``compat32`` policy. mail-parser
-  flattens forwarded messages (the inner attachments lose their link to the ``message/rfc822``
-  part, so ``origin`` cannot be told) and silently drops parts without a file name, and
-  ``policy.default`` raises on some malformed headers when they are *read*; ``compat32`` keeps
-  the raw values and never raises on access.
+  flattens forwarded messages (it lists ``Avstegsrapport.eml`` and the ``.docx`` inside it side
+  by side, with no link between them, so ``origin`` cannot be told) and silently drops parts
+  without a file name; ``policy.default`` raises on some malformed headers when they are
+  *read*. ``compat32`` keeps the raw values and never raises on access. Speed is the same
+  (about 2 ms for a typical message with a template, both ways).
 * Address headers (From, Reply-To, To, Cc, Return-Path) go through mail-parser's
   ``get_addresses(decode_names=True)``: unlike ``email.utils.getaddresses`` it decodes an RFC
   2047 display name in place, so ``=?utf-8?q?Andersson=2C_=C3=85sa?=`` stays one mailbox.
 * Other headers and file names are decoded here (:func:`decode_words`) rather than with
   mail-parser's ``decode_header_part``, which drops every non-ASCII letter of an encoded word in
-  an unknown charset; we fall back to UTF-8, then Windows-1252, which is what Swedish mail is.
-* ``winmail.dat`` is read with tnefparse; zip attachments with ``avsteg.parsers.archive`` caps.
+  an unknown charset (``=?x-unknown?q?R=E4ttad?=`` → ``Rttad``); we fall back to UTF-8, then
+  Windows-1252, which is what Swedish mail is.
+* Zip attachments and ``winmail.dat`` are opened in ``mail_containers`` (archive caps,
+  tnefparse); text and charsets in ``mail_text``.
 
-Memory: the raw bytes (the caller's), the parsed tree (the encoded payloads) and the decoded
-attachments; the decoded total is capped (:data:`MAX_DECODED_BYTES`), as is the number of parts.
+Memory: the stdlib parser peaks at about 9x the raw size (it keeps the message as lists of
+lines), so messages above :data:`MAX_RAW_BYTES` are read for their headers only; decoded
+attachments are capped at :data:`MAX_DECODED_BYTES` and the walk at :data:`MAX_PARTS` parts. A
+message with a 20 MB attachment parses in about 0.7 s.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import logging
 import quopri
 import re
@@ -54,6 +60,7 @@ from avsteg.parsers.mail_containers import (
 
 log = logging.getLogger(__name__)
 
+MAX_RAW_BYTES = 64 * 1024 * 1024  # Exchange Online refuses more than 35 MB by default
 MAX_PARTS = 500
 MAX_DECODED_BYTES = 150 * 1024 * 1024
 MAX_DEPTH = 40
@@ -77,6 +84,10 @@ OPAQUE_SIGNED = (
     "Meddelandet är signerat i ett format (S/MIME, opaque signed) som vi inte kan läsa. "
     "Skicka mallen igen utan signering, eller med en vanlig fristående signatur."
 )
+MESSAGE_TOO_BIG = (
+    "Meddelandet är för stort för att läsas (gränsen är {limit} MB). Skicka mallen i ett eget "
+    "mejl utan andra bilagor."
+)
 TOO_BIG = (
     "Bilagan har inte lästs eftersom meddelandets bilagor tillsammans är större än {limit} MB. "
     "Skicka mallen i ett eget mejl."
@@ -86,6 +97,15 @@ TOO_BIG = (
 def read_message(raw: bytes) -> InboundMessage:
     """Parse ``raw`` (an RFC 5322 message); never raises."""
     raw = bytes(raw or b"")
+    if len(raw) > MAX_RAW_BYTES:
+        # The stdlib parser holds the message as lists of lines (~9x its size at peak): above
+        # the cap, keep the headers and tell the sender instead.
+        log.warning("message of %d bytes exceeds %d; headers only", len(raw), MAX_RAW_BYTES)
+        limit = MAX_RAW_BYTES // (1024 * 1024)
+        too_big = make_attachment("meddelande.eml", "message/rfc822", b"", "",
+                                  problem=MESSAGE_TOO_BIG.format(limit=limit))
+        return dataclasses.replace(_build(_headers_only(raw), raw, walk=False),
+                                   attachments=(too_big,))
     try:
         msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception:
@@ -226,13 +246,21 @@ def _decode_cte(data: bytes, cte: str) -> bytes:
 
 
 def _payload_bytes(part: Message) -> bytes:
+    raw = part.get_payload()
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64" and isinstance(raw, str):
+        # a2b_base64 skips line breaks itself; compat32 first splits the payload into lines,
+        # which costs several copies of a large attachment.
+        try:
+            return binascii.a2b_base64(raw.encode("ascii", "surrogateescape"))
+        except (binascii.Error, ValueError):
+            pass  # bad padding: the stdlib's lenient decoder below
     try:
         data = part.get_payload(decode=True)
     except Exception:  # noqa: BLE001 - a broken transfer encoding: keep what is there
         data = None
     if isinstance(data, bytes):
         return data
-    raw = part.get_payload()
     if isinstance(raw, str):
         return raw.encode("ascii", "surrogateescape")
     return b""

@@ -16,9 +16,11 @@ def upsert_insert(s: Session, model: Any) -> Any:
     """The dialect's ``insert()`` (with ``on_conflict_do_*``) for ``model``."""
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise NotImplementedError(f"no INSERT … ON CONFLICT for {dialect}")
-    return insert(model)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(model)
+    raise NotImplementedError(f"no INSERT … ON CONFLICT for {dialect}")  # pragma: no cover

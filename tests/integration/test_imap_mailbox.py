@@ -179,6 +179,14 @@ def test_idle_wakes_up_soon_after_a_new_message(dovecot, mail_user, mailbox):
     assert len(mailbox.uids()) == 1  # the connection is usable again after IDLE
 
 
+def test_a_message_that_came_before_the_wait_is_reported_at_once(dovecot, mail_user, mailbox):
+    mailbox.open()
+    dovecot.append(mail_user, "INBOX", make_raw("came early"))
+    started = time.monotonic()
+    assert mailbox.wait_for_news(5) is True
+    assert time.monotonic() - started < 1
+
+
 def test_idle_times_out_without_news(mailbox):
     mailbox.open()
     started = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,8 @@ def reply(to: str = "Åsa Öberg <asa.oberg@goteborg.se>", **headers: str) -> Em
     return msg
 
 
-def settings(server: SmtpServer, **overrides: object) -> SmtpSettings:
-    values: dict[str, object] = {
+def settings(server: SmtpServer, **overrides: Any) -> SmtpSettings:
+    values: dict[str, Any] = {
         "host": server.host,
         "port": server.port,
         "ssl": False,

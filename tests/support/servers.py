@@ -3,12 +3,11 @@
 Integration tests talk to real servers on free loopback ports instead of mocks, so the adapters
 meet the same protocol quirks they meet in production. Registered as a pytest plugin in
 tests/conftest.py; fixtures: ``dovecot`` (session), ``mail_user`` (a fresh IMAP user per test),
-``smtp_server`` (per test), ``tls_files`` (a self-signed certificate for 127.0.0.1).
+``smtp_server`` / ``smtp_tls_server`` (per test, from smtp_server.py), ``tls_files`` (a
+self-signed certificate for 127.0.0.1). ``free_port()`` lives in net.py and is re-exported.
 """
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import grp
 import itertools
 import json
@@ -16,14 +15,11 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
-import ssl
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,84 +27,29 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.support.net import TlsFiles, free_port, make_tls_files, wait_for_port
+from tests.support.smtp_server import (  # re-exported: this module is the registered plugin
+    ReceivedMessage,
+    SmtpServer,
+    smtp_server,
+    smtp_tls_server,
+    start_smtp_server,
+)
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (servers that cannot bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-# --------------------------------------------------------------------------- TLS material
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    cert: Path
-    key: Path
-
-    def client_context(self) -> ssl.SSLContext:
-        """A client context that trusts exactly this self-signed certificate."""
-        return ssl.create_default_context(cafile=str(self.cert))
-
-    def server_context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(self.cert), str(self.key))
-        return ctx
-
-
-def make_tls_files(directory: Path) -> TlsFiles:
-    """A self-signed certificate for 127.0.0.1/localhost (cryptography comes with msal)."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return TlsFiles(cert_path, key_path)
+__all__ = [
+    "DovecotServer",
+    "MailUser",
+    "ReceivedMessage",
+    "SmtpServer",
+    "TlsFiles",
+    "dovecot",
+    "free_port",
+    "mail_user",
+    "smtp_server",
+    "smtp_tls_server",
+    "start_smtp_server",
+    "tls_files",
+]
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +59,6 @@ def tls_files() -> Iterator[TlsFiles]:
         yield make_tls_files(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
 
 # --------------------------------------------------------------------------- token introspection
 
@@ -428,163 +368,3 @@ def dovecot(tls_files: TlsFiles) -> Iterator[DovecotServer]:
 def mail_user(dovecot: DovecotServer) -> MailUser:
     """A fresh, empty mailbox account on the shared Dovecot."""
     return dovecot.add_user()
-
-
-# --------------------------------------------------------------------------- SMTP (aiosmtpd)
-
-
-@dataclass(frozen=True)
-class ReceivedMessage:
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    raw: bytes
-    mail_options: tuple[str, ...]
-    auth_user: str | None
-
-
-@dataclass
-class RecordingHandler:
-    """Records what arrives; can be told to refuse the next messages with a given reply."""
-
-    messages: list[ReceivedMessage] = field(default_factory=list)
-    passwords: dict[str, str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)  # XOAUTH2 bearer token -> user
-    require_auth: bool = False
-    _refusals: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def refuse_next(self, count: int = 1, reply: str = "451 4.3.0 Try again later") -> None:
-        with self._lock:
-            self._refusals.extend([reply] * count)
-
-    async def handle_MAIL(
-        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
-    ) -> str:
-        if self.require_auth and not session.authenticated:
-            return "530 5.7.0 Authentication required"
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self._lock:
-            refusal = self._refusals.pop(0) if self._refusals else None
-        if refusal:
-            return refusal
-        login = session.login_data
-        self.messages.append(
-            ReceivedMessage(
-                mail_from=envelope.mail_from,
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                raw=envelope.original_content or envelope.content,
-                mail_options=tuple(envelope.mail_options),
-                auth_user=login.decode() if isinstance(login, bytes) else login,
-            )
-        )
-        return "250 2.0.0 Message accepted"
-
-    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
-        from aiosmtpd.smtp import AuthResult
-
-        if len(args) < 2:
-            return AuthResult(success=False, handled=False, message="501 5.5.2 Initial response required")
-        try:
-            text = base64.b64decode(args[1]).decode()
-            fields = dict(part.split("=", 1) for part in text.split("\x01") if part)
-            user, token = fields["user"], fields["auth"].removeprefix("Bearer ")
-        except (ValueError, KeyError):
-            return AuthResult(success=False, handled=False, message="501 5.5.2 Malformed XOAUTH2")
-        if self.tokens.get(token) == user:
-            return AuthResult(success=True, auth_data=_Login(user.encode()))
-        # Like Gmail/Microsoft: a 334 challenge with a JSON error, then 535 after the empty reply.
-        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer"}))
-        return AuthResult(success=False, handled=False, message="535 5.7.8 Invalid token")
-
-    def authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-    ) -> Any:
-        from aiosmtpd.smtp import AuthResult
-
-        login = auth_data.login.decode()
-        ok = self.passwords.get(login) == auth_data.password.decode()
-        # handled=False: let aiosmtpd answer 535 itself (True would leave the client waiting).
-        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
-
-
-@dataclass(frozen=True)
-class _Login:
-    login: bytes
-
-
-@dataclass
-class SmtpServer:
-    host: str
-    port: int
-    handler: RecordingHandler
-    controller: Any
-
-    @property
-    def messages(self) -> list[ReceivedMessage]:
-        return self.handler.messages
-
-    def refuse_next(self, count: int = 1, reply: str = "451 4.3.0 Try again later") -> None:
-        """Answer the next ``count`` messages' DATA with ``reply`` (e.g. a 451 or a 550)."""
-        self.handler.refuse_next(count, reply)
-
-    def add_password(self, user: str, password: str) -> None:
-        self.handler.passwords[user] = password
-
-    def add_token(self, user: str, token: str | None = None) -> str:
-        token = token or secrets.token_urlsafe(24)
-        self.handler.tokens[token] = user
-        return token
-
-
-def start_smtp_server(
-    tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False
-) -> SmtpServer:
-    """aiosmtpd on a free port; STARTTLS when ``tls_context`` is given, or implicit TLS."""
-    from aiosmtpd.controller import Controller
-
-    handler = RecordingHandler()
-    kwargs: dict[str, Any] = {
-        "authenticator": handler.authenticate,
-        "auth_require_tls": False,
-        "enable_SMTPUTF8": True,
-    }
-    if tls_context is not None and implicit_tls:
-        kwargs["ssl_context"] = tls_context
-    elif tls_context is not None:
-        kwargs["tls_context"] = tls_context
-    for attempt in range(5):
-        port = free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
-        try:
-            controller.start()
-        except (OSError, RuntimeError):  # the port was taken in between; try another
-            if attempt == 4:
-                raise
-            continue
-        return SmtpServer("127.0.0.1", port, handler, controller)
-    raise AssertionError("unreachable")
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A recording SMTP server (plain, AUTH PLAIN/LOGIN/XOAUTH2 offered, not required)."""
-    server = start_smtp_server()
-    try:
-        yield server
-    finally:
-        server.controller.stop()
-
-
-@pytest.fixture
-def smtp_tls_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
-    """Like ``smtp_server`` but offering STARTTLS with the session's self-signed certificate."""
-    server = start_smtp_server(tls_files.server_context())
-    try:
-        yield server
-    finally:
-        server.controller.stop()
-

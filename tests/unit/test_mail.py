@@ -6,6 +6,8 @@ import time
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from avsteg.parsers.mail import MAX_PARTS, read_message
 from avsteg.parsers.mail_containers import TNEF_BROKEN, ZIP_PROBLEMS
@@ -279,3 +281,29 @@ def test_large_attachment_round_trip():
     [att] = read_message(raw).attachments
     assert att.data == big
     assert time.perf_counter() - start < 10
+
+
+def test_message_above_raw_cap_keeps_headers_and_says_why(docx, monkeypatch):
+    from avsteg.parsers import mail
+
+    monkeypatch.setattr(mail, "MAX_RAW_BYTES", 10_000)
+    msg = mail.read_message(E.simple(docx))
+    assert msg.subject == "Avstegsrapport" and msg.message_id == "simple-1@goteborg.se"
+    [att] = msg.attachments
+    assert att.data == b"" and "för stort" in att.problem
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_never_raises_on_damaged_corpus_messages(docx, data):
+    raw = bytearray(data.draw(st.sampled_from([
+        E.outlook_inline_image(docx), E.apple_mail(docx), E.winmail(docx), E.forwarded(docx),
+        E.zipped(docx), E.latin1(docx), E.smime_signed(docx), E.bounce(),
+    ])))
+    for _ in range(data.draw(st.integers(1, 20))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(len(raw) // 2, len(raw)))
+    msg = read_message(bytes(raw[:cut]))
+    assert msg.raw_size == cut
+    assert all(a.filename for a in msg.attachments)

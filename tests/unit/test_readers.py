@@ -467,3 +467,40 @@ def test_generated_excel_template_filled_in_with_openpyxl() -> None:
 def test_word_content_in_a_file_named_xlsx_is_read_as_word() -> None:
     found = read_found("rapport.xlsx", make_docx(tbl(tr("Leverantör", "Städ AB"))), SCHEMA)
     assert found.format == "docx" and found.deviations == [{"supplier": ["Städ AB"]}]
+
+
+# -- round trip through validation, in the fill styles of spec 2.3 -----------------------------
+def _styles() -> list[tuple[str, dict]]:
+    marks = ["☒", "☑", "✓", "✔", "X", "x", "delete", "text"]
+    cases = []
+    for i, mark in enumerate(marks):
+        cases.append(("docx", dict(mark=mark, mark_in_front=i % 2 == 0,
+                                   date=["iso", "compact", "swedish", "slash", "dots"][i % 5],
+                                   number=["plain", "st", "spaced", "nbsp"][i % 4],
+                                   orgnr=["dash", "plain", "century"][i % 3], label_value=i % 2 == 1,
+                                   extra_spaces=i % 3 == 0, blank_rows=i % 2 == 0, copy_tables=True,
+                                   renumber_copies=i % 3 != 1)))
+        cases.append(("xlsx", dict(mark=mark, date=["iso", "excel", "swedish"][i % 3],
+                                   number=["plain", "excel", "spaced"][i % 3],
+                                   separator=[";", ",", "\n", "; "][i % 4], label_value=i % 2 == 0,
+                                   blank_rows=i % 3 == 0)))
+    return cases
+
+
+@pytest.mark.parametrize("fmt, style", _styles())
+def test_filled_templates_round_trip(fmt: str, style: dict) -> None:
+    pytest.importorskip("avsteg.domain.validation")
+    fill = pytest.importorskip("tests.support.fill")
+    from avsteg.parsers.template import parse_attachment
+    from avsteg.templates.docx_template import build_docx
+    from avsteg.templates.xlsx_template import build_xlsx
+
+    kind = "annual" if style.get("blank_rows") else "event"
+    report, devs = fill.sample_report(SCHEMA, kind, n_deviations=4 if kind == "annual" else 1, seed=len(str(style)))
+    build, filler = (build_docx, fill.fill_docx) if fmt == "docx" else (build_xlsx, fill.fill_xlsx)
+    data = filler(build(SCHEMA, kind), report, devs, fill.FillStyle(**style), schema=SCHEMA)
+    out = parse_attachment(f"r.{fmt}", data, SCHEMA, today=dt.date(2026, 6, 1)).to_json()
+    expected_report, expected_devs = fill.expected_json(report, devs)
+    assert out["status"] == "accepted", out["errors"]
+    assert out["report"] == expected_report
+    assert out["deviations"] == expected_devs

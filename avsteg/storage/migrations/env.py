@@ -35,6 +35,8 @@ def run_migrations_online() -> None:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise SystemExit("give the database: alembic -x url=sqlite:///avsteg.sqlite upgrade head")
     engine = create_engine(url)
     with engine.begin() as connection:
         _run(connection)
