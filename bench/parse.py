@@ -17,15 +17,15 @@ import statistics
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.fill
 
-from lxml import etree  # noqa: E402
+from lxml import etree
 
-from avsteg.config.schema import default_schema  # noqa: E402
-from avsteg.parsers.template import parse_attachment, read_found  # noqa: E402
+from avsteg.config.schema import default_schema
+from avsteg.parsers.template import parse_attachment, read_found
 
 SCHEMA = default_schema()
 TODAY = dt.date(2026, 6, 1)
@@ -96,11 +96,13 @@ def main() -> int:
     print(f"median of {args.repeat} runs, filled Helårsrapport with {args.deviations} deviations")
     for fmt, data in files.items():
         result = parse_attachment(f"r.{fmt}", data, SCHEMA, today=TODAY)
-        floor = median_ms(lambda: floors[fmt](data), args.repeat)
-        reader = median_ms(lambda: read_found(f"r.{fmt}", data, SCHEMA), args.repeat)
-        full = median_ms(lambda: parse_attachment(f"r.{fmt}", data, SCHEMA, today=TODAY), args.repeat)
+        floor = median_ms(lambda f=floors[fmt], d=data: f(d), args.repeat)
+        reader = median_ms(lambda n=f"r.{fmt}", d=data: read_found(n, d, SCHEMA), args.repeat)
+        full = median_ms(
+            lambda n=f"r.{fmt}", d=data: parse_attachment(n, d, SCHEMA, today=TODAY), args.repeat
+        )
         name, contrast_fn = contrasts[fmt]
-        contrast = median_ms(lambda: contrast_fn(data), max(args.repeat // 4, 5))
+        contrast = median_ms(lambda f=contrast_fn, d=data: f(d), max(args.repeat // 4, 5))
         print(f"\n.{fmt} ({len(data) / 1024:.0f} KiB, status {result.status}, "
               f"{len(result.deviations)} deviations)")
         print(f"  floor (zipfile + lxml fromstring)   {floor:7.2f} ms")

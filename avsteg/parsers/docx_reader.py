@@ -9,8 +9,9 @@ normalise values: that is :mod:`avsteg.domain.validation`'s job.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 from lxml import etree
 
@@ -40,21 +41,53 @@ class _Tags:
     """Clark-notation tag names for one WordprocessingML namespace (transitional or strict)."""
 
     def __init__(self, ns: str) -> None:
-        for name in ("body", "p", "r", "t", "tab", "br", "cr", "sym", "tbl", "tr", "tc", "sdt",
-                     "sdtPr", "sdtContent", "showingPlcHdr", "customXml", "del", "moveFrom",
-                     "delText", "instrText", "pPr", "rPr", "tcPr", "trPr", "tblPr", "tblGrid",
-                     "vMerge", "fldChar", "ffData", "checkBox", "checked", "default",
-                     "noBreakHyphen", "softHyphen", "font", "char", "val", "sectPr", "tabs",
-                     "txbxContent"):
-            setattr(self, name, f"{{{ns}}}{name}")
+        def q(name: str) -> str:
+            return f"{{{ns}}}{name}"
+
+        self.body = q("body")
+        self.p = q("p")
+        self.r = q("r")
+        self.t = q("t")
+        self.tab = q("tab")
+        self.br = q("br")
+        self.cr = q("cr")
+        self.sym = q("sym")
+        self.tbl = q("tbl")
+        self.tr = q("tr")
+        self.tc = q("tc")
+        self.sdt = q("sdt")
+        self.sdtPr = q("sdtPr")
+        self.sdtContent = q("sdtContent")
+        self.showingPlcHdr = q("showingPlcHdr")
+        self.customXml = q("customXml")
+        self.moveFrom = q("moveFrom")
+        self.delText = q("delText")
+        self.instrText = q("instrText")
+        self.pPr = q("pPr")
+        self.rPr = q("rPr")
+        self.tcPr = q("tcPr")
+        self.trPr = q("trPr")
+        self.tblPr = q("tblPr")
+        self.tblGrid = q("tblGrid")
+        self.vMerge = q("vMerge")
+        self.fldChar = q("fldChar")
+        self.ffData = q("ffData")
+        self.checkBox = q("checkBox")
+        self.checked = q("checked")
+        self.default = q("default")
+        self.noBreakHyphen = q("noBreakHyphen")
+        self.softHyphen = q("softHyphen")
+        self.font = q("font")
+        self.char = q("char")
+        self.val = q("val")
+        self.sectPr = q("sectPr")
+        self.tabs = q("tabs")
+        self.txbxContent = q("txbxContent")
+        self.del_ = q("del")
         self.skip = frozenset({self.pPr, self.rPr, self.delText, self.instrText, self.del_,
                                self.moveFrom, self.sdtPr, self.tcPr, self.trPr, self.tblPr,
                                self.tblGrid, self.sectPr, self.softHyphen,
                                f"{{{NS_MC}}}Fallback"})
-
-    @property
-    def del_(self) -> str:
-        return getattr(self, "del")
 
 
 _TAGS = {ns: _Tags(ns) for ns in (NS_W, NS_W_STRICT)}
@@ -63,7 +96,7 @@ _TAGS = {ns: _Tags(ns) for ns in (NS_W, NS_W_STRICT)}
 @dataclass
 class _Entry:
     field: Field | None  # None: a break (a heading "Avsteg 2", or a table start)
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = dc_field(default_factory=list)
     table: int | None = None
 
 
@@ -89,7 +122,7 @@ class _Walker:
     def __init__(self, tags: _Tags, schema: Schema) -> None:
         self.t = tags
         self.index = labels_for(schema)
-        self.heading = re.compile(rf"^\s*{re.escape(schema.deviation_heading)}\s*\d+\s*$", re.I)
+        self.heading = re.compile(rf"^\s*{re.escape(schema.deviation_heading)}\s*\d+\s*$", re.IGNORECASE)
         self.entries: list[_Entry] = []
         self.tables = 0
         self.texts: dict[etree._Element, str] = {}
@@ -204,10 +237,9 @@ class _Walker:
 class _Cell:
     """One table cell: its text lines (nested tables flattened), nested tables, merge state."""
 
-    __slots__ = ("lines", "nested", "continued", "text")
+    __slots__ = ("continued", "lines", "nested", "text")
 
     def __init__(self, tc: etree._Element, walker: _Walker) -> None:
-        t = walker.t
         self.lines: list[str] = []
         self.nested: list[etree._Element] = []
         self.continued = tc in walker.continued

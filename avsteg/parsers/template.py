@@ -18,8 +18,8 @@ Legacy and OpenDocument files can be converted first by an injected ``convert`` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 from avsteg.domain.report import FoundTemplate, ParsedReport, Problem, rejected_file
 from avsteg.domain.schema import Schema
@@ -39,7 +39,7 @@ CONVERTIBLE = {"doc": "docx", "odt": "docx", "xls": "xlsx", "ods": "xlsx"}
 _ARCHIVE_REASONS = {"broken": "broken", "encrypted": "encrypted", "members": "zip_bomb",
                     "size": "zip_bomb", "ratio": "zip_bomb"}
 
-__all__ = ["parse_attachment", "sniff", "looks_like_template", "read_found"]
+__all__ = ["looks_like_template", "parse_attachment", "read_found", "sniff"]
 
 sniff = safety.sniff
 
@@ -56,7 +56,7 @@ def parse_attachment(
     """Read one attachment. Never raises: every failure is a ``rejected`` report."""
     try:
         return _parse(filename, data, schema, today, convert, max_bytes)
-    except Exception:  # noqa: BLE001 - the boundary: a bug must not lose the message
+    except Exception:
         log.exception("parse_attachment failed on %r (%d bytes)", filename, len(data or b""))
         return rejected_file(filename, None, rejection("internal", schema.messages))
 
@@ -84,7 +84,7 @@ def looks_like_template(filename: str, data: bytes, schema: Schema) -> bool:
         if identifier == schema.identifier:
             return True
         return _read(pkg, kind, schema).recognised_labels >= MIN_RECOGNISED_LABELS
-    except Exception:  # noqa: BLE001 - triage asks a question; an unreadable file answers "no"
+    except Exception:
         log.debug("looks_like_template: %r unreadable", filename, exc_info=True)
         return False
 
@@ -160,7 +160,7 @@ def _converted(
     """Convert a legacy/ODF file and parse the result like any other upload (same caps)."""
     try:
         converted = convert(data, kind)
-    except Exception:  # noqa: BLE001 - a converter failure is answered like no converter
+    except Exception:
         log.exception("converting %r (%s) failed", filename, kind)
         converted = None
     if not converted:

@@ -19,7 +19,7 @@ from typing import Any
 from lxml import etree
 
 from avsteg.domain.report import FoundTemplate, RawValue
-from avsteg.domain.schema import Field, Schema, label_key
+from avsteg.domain.schema import Field, Schema
 from avsteg.parsers.ooxml import Package, labels_for
 
 NS_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -118,7 +118,7 @@ def _date_styles(pkg: Package, name: str) -> list[bool]:
             fid = int(xf.get("numFmtId") or 0)
         except ValueError:
             fid = 0
-        out.append(custom[fid] if fid in custom else fid in _BUILTIN_DATE_FORMATS)
+        out.append(custom.get(fid, fid in _BUILTIN_DATE_FORMATS))
     return out
 
 

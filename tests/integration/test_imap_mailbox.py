@@ -229,6 +229,20 @@ def test_reconnects_after_the_server_drops_the_connection(dovecot, mail_user, ma
     assert [m.position.uidvalidity for m in mailbox.fetch([uid])] == [uidvalidity]
 
 
+def test_survives_a_server_restart(dovecot, mail_user, mailbox):
+    dovecot.append(mail_user, "INBOX", make_raw("kept across the restart"))
+    uidvalidity = mailbox.open()
+    [uid] = mailbox.uids()
+    dovecot.halt()
+    try:
+        with pytest.raises(TransientError):  # down: a clear, retryable error, nothing else
+            mailbox.uids()
+    finally:
+        dovecot.resume()
+    assert mailbox.open() == uidvalidity
+    assert mailbox.uids() == [uid]
+
+
 def test_a_connection_dropped_during_idle_counts_as_news(dovecot, mail_user, mailbox):
     # What arrives while we reconnect is never announced, so the caller must look again.
     mailbox.open()

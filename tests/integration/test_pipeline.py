@@ -137,8 +137,10 @@ def test_pdf_named_avsteg_gets_help_and_is_rejected(env):
     handled, replies = handle(emails.pdf_report(emails.dummy_pdf()))
     assert handled.outcome == "rejected"
     assert len(replies) == 1
-    body = replies[0].get_content()
+    body = replies[0].get_body(preferencelist=("plain",)).get_content()
     assert ".docx" in body and "ingenting har registrerats" in body.lower()
+    attached = [p.get_filename() for p in replies[0].iter_attachments()]
+    assert any(name.endswith(".docx") for name in attached)  # a blank template to start from
 
 
 def test_defective_template_is_rejected_with_the_field_named(env):

@@ -222,19 +222,26 @@ class DovecotServer:
                 first_gid=min(mail_pw.pw_gid, 500),
             )
         )
-        self._process = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(self.config_file)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the Dovecot master (again) on the same ports, config and mail."""
+        with open(self.directory / "dovecot.stderr", "ab") as stderr:
+            self._process = subprocess.Popen(
+                ["dovecot", "-F", "-c", str(self.config_file)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        process = self._process
         try:
-            wait_for_port(self.port)
-            wait_for_port(self.ssl_port)
+            wait_for_port(self.port, alive=lambda: process.poll() is None)
+            wait_for_port(self.ssl_port, alive=lambda: process.poll() is None)
         except OSError:
-            self.stop()
+            self.halt()
             raise RuntimeError(f"dovecot did not start:\n{self.log_tail()}") from None
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the Dovecot master and every connection (a server restart's first half)."""
         if self._process is not None:
             self._process.terminate()
             try:
@@ -243,12 +250,17 @@ class DovecotServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+
+    def stop(self) -> None:
+        self.halt()
         self._introspection.shutdown()
         self._introspection.server_close()
 
     def log_tail(self, lines: int = 40) -> str:
-        log = self.directory / "dovecot.log"
-        text = log.read_text(errors="replace") if log.exists() else ""
+        text = ""
+        for name in ("dovecot.log", "dovecot.stderr"):
+            log = self.directory / name
+            text += log.read_text(errors="replace") if log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
     def kick(self, user: str | MailUser) -> None:

@@ -81,12 +81,12 @@ def p(*runs: str) -> str:
 
 
 def tc(*paras: str, props: str = "") -> str:
-    inner = "".join(x if x.startswith("<w:p") or x.startswith("<w:tbl") or x.startswith("<w:sdt") else p(x) for x in paras)
+    inner = "".join(x if x.startswith(("<w:p", "<w:tbl", "<w:sdt")) else p(x) for x in paras)
     return f"<w:tc>{f'<w:tcPr>{props}</w:tcPr>' if props else ''}{inner or '<w:p/>'}</w:tc>"
 
 
 def tr(*cells: str) -> str:
-    return "<w:tr>" + "".join(c if c.startswith("<w:tc") or c.startswith("<w:sdt") else tc(c) for c in cells) + "</w:tr>"
+    return "<w:tr>" + "".join(c if c.startswith(("<w:tc", "<w:sdt")) else tc(c) for c in cells) + "</w:tr>"
 
 
 def tbl(*rows: str) -> str:
@@ -156,7 +156,7 @@ def test_legacy_form_checkbox_field() -> None:
 
 def test_tabs_breaks_and_tracked_changes() -> None:
     value = p(r("Städ"), '<w:r><w:tab/></w:r>', r("AB"),
-              f'<w:del w:id="1" w:author="x"><w:r><w:delText>Gamla Bolaget</w:delText></w:r></w:del>',
+              '<w:del w:id="1" w:author="x"><w:r><w:delText>Gamla Bolaget</w:delText></w:r></w:del>',
               f'<w:ins w:id="2" w:author="x">{r(" Väst")}</w:ins>')
     comment = p(r("rad ett"), "<w:r><w:br/></w:r>", r("rad två"))
     found = read_docx_body(tbl(tr("Leverantör", tc(value)), tr("Kommentar", tc(comment))))
@@ -474,16 +474,16 @@ def _styles() -> list[tuple[str, dict]]:
     marks = ["☒", "☑", "✓", "✔", "X", "x", "delete", "text"]
     cases = []
     for i, mark in enumerate(marks):
-        cases.append(("docx", dict(mark=mark, mark_in_front=i % 2 == 0,
-                                   date=["iso", "compact", "swedish", "slash", "dots"][i % 5],
-                                   number=["plain", "st", "spaced", "nbsp"][i % 4],
-                                   orgnr=["dash", "plain", "century"][i % 3], label_value=i % 2 == 1,
-                                   extra_spaces=i % 3 == 0, blank_rows=i % 2 == 0, copy_tables=True,
-                                   renumber_copies=i % 3 != 1)))
-        cases.append(("xlsx", dict(mark=mark, date=["iso", "excel", "swedish"][i % 3],
-                                   number=["plain", "excel", "spaced"][i % 3],
-                                   separator=[";", ",", "\n", "; "][i % 4], label_value=i % 2 == 0,
-                                   blank_rows=i % 3 == 0)))
+        cases.append(("docx", {"mark": mark, "mark_in_front": i % 2 == 0,
+                                   "date": ["iso", "compact", "swedish", "slash", "dots"][i % 5],
+                                   "number": ["plain", "st", "spaced", "nbsp"][i % 4],
+                                   "orgnr": ["dash", "plain", "century"][i % 3], "label_value": i % 2 == 1,
+                                   "extra_spaces": i % 3 == 0, "blank_rows": i % 2 == 0, "copy_tables": True,
+                                   "renumber_copies": i % 3 != 1}))
+        cases.append(("xlsx", {"mark": mark, "date": ["iso", "excel", "swedish"][i % 3],
+                                   "number": ["plain", "excel", "spaced"][i % 3],
+                                   "separator": [";", ",", "\n", "; "][i % 4], "label_value": i % 2 == 0,
+                                   "blank_rows": i % 3 == 0}))
     return cases
 
 
