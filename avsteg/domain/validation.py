@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from avsteg.domain.report import FoundTemplate, ParsedReport, Problem
@@ -228,11 +229,22 @@ def known_organisation(name: str, known: tuple[str, ...]) -> bool:
     folded = _fold_organisation(name)
     if not folded:
         return False
-    for candidate in known:
-        other = _fold_organisation(candidate)
-        if folded == other or difflib.SequenceMatcher(None, folded, other).ratio() >= 0.88:
+    candidates = _folded_known(known)
+    if folded in candidates:
+        return True
+    matcher = difflib.SequenceMatcher(None, b=folded)  # b is indexed once, compared many times
+    for other in candidates:
+        if 2 * min(len(other), len(folded)) < 0.88 * (len(other) + len(folded)):
+            continue  # lengths alone rule out a ratio of 0.88
+        matcher.set_seq1(other)
+        if matcher.quick_ratio() >= 0.88 and matcher.ratio() >= 0.88:
             return True
     return False
+
+
+@lru_cache(maxsize=8)
+def _folded_known(known: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f for f in map(_fold_organisation, known) if f)
 
 
 def validate(found: FoundTemplate, schema: Schema, *, file: str, today: dt.date) -> ParsedReport:

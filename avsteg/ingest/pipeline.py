@@ -42,6 +42,9 @@ class ReplyPolicy:
     service_name: str
     per_sender_per_hour: int = 10
     send: bool = True  # False for a backfill: register everything, answer nobody
+    # Answer only when the message's outcome is one of these (None: whatever it is). Used by
+    # ``avsteg reprocess``: a sender hears again only when the outcome changed for them.
+    only_outcomes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,13 @@ class Pipeline:
             )
             return row.id, fresh
 
-    def process(self, message_pk: int) -> Handled:
-        """Steps 2–8 in one unit of work; a failure of ours is counted and left for a retry."""
+    def process(self, message_pk: int, *, reprocess: bool = False) -> Handled:
+        """Steps 2–8 in one unit of work; a failure of ours is counted and left for a retry.
+
+        ``reprocess``: the row is a stored copy of a message handled before (``avsteg
+        reprocess``), so its Message-ID is known by design and must not make it a duplicate.
+        The same-file check still applies: a report already registered is not registered twice.
+        """
         try:
             with self.db.unit_of_work() as s:
                 row = message_store.get_message(s, message_pk)
@@ -120,7 +128,7 @@ class Pipeline:
                     raise LookupError(f"message {message_pk} vanished")
                 if row.state == "processed":
                     return self._already(row)
-                return self._process(s, row)
+                return self._process(s, row, reprocess=reprocess)
         except Exception as exc:  # noqa: BLE001 - one policy for every failure of ours
             kind = "transient" if isinstance(exc, TransientError) else "bug"
             log.exception("message %s failed (%s); it will be retried", message_pk, kind)
@@ -137,11 +145,11 @@ class Pipeline:
             row.id, row.message_id_header, "duplicate", "already-processed", sender=row.sender
         )
 
-    def _process(self, s, row: MessageRow) -> Handled:
+    def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
         now = self.clock()
         msg = read_message(row.raw)
 
-        if msg.message_id:
+        if msg.message_id and not reprocess:
             earlier = message_store.find_processed_by_message_id(s, msg.message_id, exclude=row)
             if earlier is not None:
                 # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
@@ -328,6 +336,9 @@ class Pipeline:
         now: dt.datetime,
     ) -> Handled:
         reply_ids: tuple[int, ...] = ()
+        only = self.replies.only_outcomes
+        if reply is not None and only is not None and outcome not in only:
+            reply = None
         if reply is not None:
             queued = reply_store.queue_reply(
                 s, message=row, report=report, kind=kind, recipient=msg.reply_address,

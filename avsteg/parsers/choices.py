@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from avsteg.domain.schema import Field
@@ -48,14 +49,23 @@ def _lines(raw: Any) -> list[str]:
     return [line for line in lines if line]
 
 
-def _patterns(field: Field) -> list[tuple[str, re.Pattern[str]]]:
-    names = [(opt, opt) for opt in field.options]
-    names += [(opt, syn) for opt, syns in field.option_synonyms.items() for syn in syns]
+def _patterns(field: Field) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    synonyms = tuple((opt, tuple(syns)) for opt, syns in field.option_synonyms.items())
+    return _compiled(field.options, synonyms)
+
+
+@lru_cache(maxsize=64)
+def _compiled(
+    options: tuple[str, ...], synonyms: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """One regex per option name and synonym, compiled once per schema (a hot path)."""
+    names = [(opt, opt) for opt in options]
+    names += [(opt, syn) for opt, syns in synonyms for syn in syns]
     names.sort(key=lambda pair: -len(pair[1]))  # longest first: it wins an overlap
-    return [
+    return tuple(
         (opt, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, _fold(name).split())) + r"(?!\w)"))
         for opt, name in names
-    ]
+    )
 
 
 def _named(text: str, field: Field) -> list[str]:

@@ -8,6 +8,7 @@ self-signed certificate for 127.0.0.1). ``free_port()`` lives in net.py and is r
 """
 from __future__ import annotations
 
+import contextlib
 import grp
 import itertools
 import json
@@ -15,9 +16,11 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,7 +107,7 @@ _DOVECOT_CONF = """\
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-instance_name = avsteg-test-{port}
+instance_name = {instance_name}
 listen = 127.0.0.1
 protocols = imap
 ssl = yes
@@ -185,6 +188,7 @@ class DovecotServer:
         self._introspection.tokens = {}
         self._introspection.requests_seen = 0
         self.config_file = directory / "dovecot.conf"
+        self.instance_name = f"avsteg-test-{os.getpid()}-{self.port}"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -210,6 +214,7 @@ class DovecotServer:
         self.config_file.write_text(
             _DOVECOT_CONF.format(
                 d=d,
+                instance_name=self.instance_name,
                 port=self.port,
                 ssl_port=self.ssl_port,
                 cert=self.tls.cert,
@@ -241,7 +246,12 @@ class DovecotServer:
             raise RuntimeError(f"dovecot did not start:\n{self.log_tail()}") from None
 
     def halt(self) -> None:
-        """Stop the Dovecot master and every connection (a server restart's first half)."""
+        """Stop the Dovecot master and every connection (a server restart's first half).
+
+        The master leaves its imap, log and stats children running when it stops (whatever
+        ``shutdown_clients`` says), so they are ended too: by pid, found by this instance's
+        unique process title.
+        """
         if self._process is not None:
             self._process.terminate()
             try:
@@ -250,6 +260,32 @@ class DovecotServer:
                 self._process.kill()
                 self._process.wait()
             self._process = None
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = self._instance_pids()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 2
+            while pids and time.monotonic() < deadline:
+                time.sleep(0.02)
+                pids = self._instance_pids()
+            if not pids:
+                break
+
+    def _instance_pids(self) -> list[int]:
+        """Processes of this Dovecot instance: their title carries its unique instance name."""
+        marker = f"{self.instance_name}/".encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker in title[:200]:
+                pids.append(int(entry.name))
+        return pids
 
     def stop(self) -> None:
         self.halt()

@@ -1,0 +1,340 @@
+"""The register's scheduled jobs: the weekly digest and the December reminders.
+
+:func:`add_jobs` is called by the service (:mod:`avsteg.ingest.service`) with its APScheduler;
+each job is off unless configured (``schedules.digest_address``, ``schedules.reminders``).
+
+Jobs only *queue* mail in the outbox; the worker's poll delivers whatever is due (one thread
+delivers, so a reply is never sent twice by two threads racing over the same queued row).
+
+Sending once, whatever happens:
+
+* a reminder is recorded (``reminders_sent``, unique per organisation, year and kind) in the
+  same unit of work that queues it; a second worker or a restart finds the record and skips it;
+* a digest carries a Message-ID derived from its day, and the outbox's Message-ID is unique.
+
+Late is better than never: the reminder check runs daily (and shortly after start) and acts
+whenever today is on or after the configured date, so a worker that was down on 1 December
+still reminds when it comes back. In one run an organisation gets at most one reminder, and a
+second reminder only follows a first one sent on an earlier day.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from avsteg.config.settings import Settings
+from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.schema import Schema
+from avsteg.register.digest import (
+    DigestData,
+    ProblemLine,
+    ReportLine,
+    compose_digest,
+    digest_message_id,
+)
+from avsteg.register.reminders import Debtor, Which, compose_reminder, who_owes_annual
+from avsteg.register.rows import local_time
+from avsteg.storage import ledger
+from avsteg.storage import outbox as reply_store
+from avsteg.storage import models as m
+from avsteg.storage.database import Database
+
+log = logging.getLogger("avsteg.jobs")
+
+TIMEZONE = "Europe/Stockholm"
+REMINDER_CHECK_HOUR = 8  # local time; the check also runs once shortly after start
+DIGEST_DAYS = 7
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def month_day(text: str, year: int) -> dt.date:
+    """``"12-01"`` in ``year`` as a date; a bad setting stops the service at start-up."""
+    try:
+        month, day = (int(part) for part in text.strip().split("-"))
+        return dt.date(year, month, day)
+    except ValueError as exc:
+        raise ConfigurationError(f"schedules: {text!r} is not a date MM-DD") from exc
+
+
+# -- the weekly digest ----------------------------------------------------------------------
+
+
+def _line(report: m.Report, version: m.ReportVersion, change: str) -> ReportLine:
+    return ReportLine(
+        reference=report.reference, version=version.version,
+        organisation=version.organisation or "", report_type=version.report_type or "",
+        year=version.year, deviations=len(version.deviations),
+        jobs_created=sum(d.jobs_created or 0 for d in version.deviations), change=change,
+    )
+
+
+def collect_digest(s: Session, since: dt.datetime, until: dt.datetime) -> DigestData:
+    """What the digest says about ``[since, until)``, read from the database."""
+    from avsteg.storage.reports import current_version, current_versions
+
+    new, changed = [], []
+    touched = select(m.ReportVersion.report_id).where(
+        m.ReportVersion.created_at >= since, m.ReportVersion.created_at < until)
+    query = (
+        select(m.Report)
+        .where(or_(m.Report.id.in_(touched),
+                   and_(m.Report.withdrawn_at >= since, m.Report.withdrawn_at < until)))
+        .order_by(m.Report.year, m.Report.number)
+    )
+    for report in s.scalars(query):
+        newest = current_version(s, report)
+        if report.withdrawn_at is not None and since <= report.withdrawn_at < until:
+            changed.append(_line(report, newest, "återkallad"))
+        elif since <= report.created_at < until:
+            new.append(_line(report, newest, "ny"))
+        elif report.current_version > 1 and since <= newest.created_at < until:
+            changed.append(_line(report, newest, "ny version"))
+
+    rejected = [
+        ProblemLine(row.processed_at, row.sender, row.subject, _rejection(s, row))
+        for row in s.scalars(
+            select(m.MessageRow)
+            .where(m.MessageRow.outcome == "rejected", m.MessageRow.processed_at >= since,
+                   m.MessageRow.processed_at < until)
+            .order_by(m.MessageRow.id)
+        )
+    ]
+    failed = [
+        ProblemLine(row.received_at, row.sender, row.subject,
+                    f"{row.attempts} försök; senaste fel: {row.last_error or 'okänt'}")
+        for row in s.scalars(
+            select(m.MessageRow).where(m.MessageRow.state == "failed").order_by(m.MessageRow.id)
+        )
+    ]
+    # A reply gives up within hours of being queued; a day's overlap catches those queued
+    # just before the previous digest without listing old failures week after week.
+    replies = [
+        ProblemLine(row.created_at, row.recipient, row.subject,
+                    f"{row.kind}, {row.attempts} försök; {row.last_error or 'okänt fel'}")
+        for row in s.scalars(
+            select(m.ReplyRow)
+            .where(m.ReplyRow.status == "failed",
+                   m.ReplyRow.created_at >= since - dt.timedelta(days=1))
+            .order_by(m.ReplyRow.id)
+        )
+    ]
+    active = current_versions(s)
+    return DigestData(
+        period_start=since, period_end=until, new_reports=new, changed_reports=changed,
+        rejected_messages=rejected, failed_messages=failed, failed_replies=replies,
+        register_reports=len(active),
+        register_deviations=sum(len(v.deviations) for v in active),
+    )
+
+
+def _rejection(s: Session, row: m.MessageRow) -> str:
+    first = s.scalars(
+        select(m.ProblemRow.message)
+        .where(m.ProblemRow.message_id == row.id, m.ProblemRow.severity == "error")
+        .order_by(m.ProblemRow.id)
+        .limit(1)
+    ).first()
+    count = s.execute(
+        select(func.count(m.ProblemRow.id)).where(
+            m.ProblemRow.message_id == row.id, m.ProblemRow.severity == "error")
+    ).scalar_one()
+    if first is None:
+        return f"Ingen läsbar mall ({row.reason or 'okänd orsak'})."
+    more = f" (och {count - 1} fel till)" if count > 1 else ""
+    return f"{first}{more}"
+
+
+def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = None,
+                 now: dt.datetime | None = None) -> int | None:
+    """Queue this week's digest; the reply's id, or None when it was queued already."""
+    from avsteg.config.schema import load_schema
+    from avsteg.register.export import build_xlsx
+    from avsteg.register.query import register_rows
+
+    address = settings.schedules.digest_address
+    if not address:
+        return None
+    schema = schema or load_schema(settings.schema_file)
+    now = now or _utcnow()
+    service = settings.policy.service_address
+    message_id = digest_message_id(local_time(now).date(), service)
+    with db.unit_of_work(readonly=True) as s:
+        if _reply_exists(s, message_id):
+            log.info("digest %s was queued already", message_id)
+            return None
+        data = collect_digest(s, now - dt.timedelta(days=DIGEST_DAYS), now)
+        register = register_rows(s, schema=schema)
+    xlsx = build_xlsx(register, schema, generated_at=now)
+    message = compose_digest(data, to=address, xlsx=xlsx, service_address=service,
+                             service_name=settings.policy.service_name, now=now)
+    with db.unit_of_work() as s:
+        if _reply_exists(s, message_id):
+            return None
+        row = reply_store.queue_reply(
+            s, message=None, report=None, kind="digest", recipient=address,
+            subject=str(message["Subject"]), message_id_header=message_id,
+            raw=message.as_bytes(), now=now,
+        )
+        log.info("digest queued for %s (%d new, %d changed, %d waiting)", address,
+                 len(data.new_reports), len(data.changed_reports), data.waiting)
+        return row.id
+
+
+def _reply_exists(s: Session, message_id: str) -> bool:
+    query = select(m.ReplyRow.id).where(m.ReplyRow.message_id_header == message_id)
+    return s.execute(query).first() is not None
+
+
+# -- December reminders ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReminderPlan:
+    """One reminder that is due: to whom, which one, for which year."""
+
+    debtor: Debtor
+    year: int
+    which: Which
+
+
+def _sent(s: Session, year: int) -> dict[tuple[str, str], dt.datetime]:
+    rows = s.execute(
+        select(m.ReminderSent.organisation, m.ReminderSent.kind, m.ReminderSent.sent_at)
+        .where(m.ReminderSent.year == year)
+    )
+    return {(org, kind): sent_at for org, kind, sent_at in rows}
+
+
+def plan_reminders(
+    s: Session,
+    schema: Schema,
+    year: int,
+    *,
+    today: dt.date,
+    which: Which | None = None,
+    second_from: dt.date | None = None,
+) -> list[ReminderPlan]:
+    """Who gets which reminder now.
+
+    ``which`` forces one kind (to everyone who owes and has not had it). Without it: a first
+    reminder to whoever has had none; a second one from ``second_from`` on, to whoever had
+    the first on an earlier day and still owes.
+    """
+    from avsteg.register.query import register_rows
+
+    debtors = who_owes_annual(register_rows(s, year=year, schema=schema).reports, year, schema)
+    sent = _sent(s, year)
+    plans = []
+    for debtor in debtors:
+        first_at, second_at = sent.get((debtor.key, "first")), sent.get((debtor.key, "second"))
+        kind: Which | None = None
+        if which == "first":
+            kind = "first" if first_at is None else None
+        elif which == "second":
+            kind = "second" if second_at is None else None
+        elif first_at is None:
+            kind = "first"
+        elif (second_at is None and second_from is not None and today >= second_from
+              and local_time(first_at).date() < today):
+            kind = "second"
+        if kind is not None:
+            plans.append(ReminderPlan(debtor, year, kind))
+    return plans
+
+
+def queue_reminders(settings: Settings, db: Database, plans: Sequence[ReminderPlan], *,
+                    schema: Schema, now: dt.datetime | None = None) -> list[int]:
+    """Record and queue each reminder in one unit of work; skip those recorded meanwhile."""
+    from avsteg.templates.docx_template import build_docx
+
+    now = now or _utcnow()
+    template = (f"{schema.kinds['annual']}.docx", build_docx(schema, "annual"),
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    ids = []
+    for plan in plans:
+        message = compose_reminder(
+            plan.debtor, plan.year, plan.which, schema, settings.policy.service_address,
+            settings.policy.service_name, now, attachments=[template],
+        )
+        with db.unit_of_work() as s:
+            if not ledger.record_reminder(s, plan.debtor.key, plan.year, plan.which, now=now):
+                log.info("%s reminder %s to %s was sent already", plan.which, plan.year,
+                         plan.debtor.organisation)
+                continue
+            row = reply_store.queue_reply(
+                s, message=None, report=None, kind="reminder", recipient=plan.debtor.contact_email,
+                subject=str(message["Subject"]), message_id_header=str(message["Message-ID"]),
+                raw=message.as_bytes(), now=now,
+            )
+            ids.append(row.id)
+        log.info("%s reminder %s queued for %s (%s)", plan.which, plan.year,
+                 plan.debtor.organisation, plan.debtor.contact_email)
+    return ids
+
+
+def run_reminder_check(settings: Settings, db: Database, *, schema: Schema | None = None,
+                       now: dt.datetime | None = None) -> list[int]:
+    """The daily job: queue whatever reminder is due today (nothing before the first date)."""
+    from avsteg.config.schema import load_schema
+
+    now = now or _utcnow()
+    today = local_time(now).date()
+    first = month_day(settings.schedules.first_reminder, today.year)
+    second = month_day(settings.schedules.second_reminder, today.year)
+    if today < first:
+        return []
+    schema = schema or load_schema(settings.schema_file)
+    with db.unit_of_work(readonly=True) as s:
+        plans = plan_reminders(s, schema, today.year, today=today, second_from=second)
+    return queue_reminders(settings, db, plans, schema=schema, now=now)
+
+
+# -- wiring into the service's scheduler -----------------------------------------------------
+
+
+def _logged(name: str, fn: Any, *args: Any) -> Any:
+    def job() -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a failed job is tried again at its next time
+            log.exception("scheduled job %s failed; it runs again at its next time", name)
+    job.__name__ = f"avsteg_{name}"
+    return job
+
+
+def add_jobs(scheduler: Any, settings: Settings, db: Database) -> list[str]:
+    """Add the configured jobs to an APScheduler 3 scheduler; returns their ids."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    config = settings.schedules
+    added = []
+    if config.digest_address:
+        scheduler.add_job(
+            _logged("digest", queue_digest, settings, db),
+            CronTrigger(day_of_week=config.digest_day_of_week, hour=config.digest_hour,
+                        minute=0, timezone=TIMEZONE),
+            id="digest", name="weekly digest", max_instances=1, coalesce=True,
+            misfire_grace_time=6 * 3600, replace_existing=True,
+        )
+        added.append("digest")
+    if config.reminders:
+        for text in (config.first_reminder, config.second_reminder):
+            month_day(text, 2000)  # a typo in the settings fails at start, not in December
+        scheduler.add_job(
+            _logged("reminders", run_reminder_check, settings, db),
+            CronTrigger(hour=REMINDER_CHECK_HOUR, minute=0, timezone=TIMEZONE),
+            id="reminders", name="December reminders", max_instances=1, coalesce=True,
+            misfire_grace_time=None, replace_existing=True,
+            next_run_time=_utcnow() + dt.timedelta(minutes=1),  # catch up after a restart
+        )
+        added.append("reminders")
+    return added
