@@ -74,6 +74,6 @@ def build_outbox(settings: Settings, directory: str | Path | None = None):
 def _smtp_token_provider(settings: Settings):
     if settings.smtp.auth != "xoauth2":
         return None
-    from avsteg.ingest.oauth import token_provider_for
+    from avsteg.ingest.oauth import token_provider_from_settings
 
-    return token_provider_for(settings.imap)
+    return token_provider_from_settings(settings.imap)  # one app registration for IMAP and SMTP

@@ -145,4 +145,3 @@ def token_provider_from_settings(
     return OAuthTokenProvider(acquire, refresh_margin=refresh_margin)
 
 
-token_provider_for = token_provider_from_settings  # the name avsteg.bootstrap imports

@@ -1,0 +1,76 @@
+"""``avsteg remind``: the December reminder about the Helårsrapport, by hand.
+
+``--dry-run`` lists who would get which reminder; otherwise the reminders are recorded, queued
+and delivered at once (SMTP, or ``worker.outbox_dir`` / ``--outbox``). The same rules as the
+scheduled job (:mod:`avsteg.register.jobs`): an organisation gets each reminder at most once a
+year. Without ``--which``: a first reminder to whoever has had none, a second one (from
+``schedules.second_reminder`` on) to whoever had the first on an earlier day.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+
+HELP = "remind organisations that owe this year's Helårsrapport (--dry-run: only list them)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="list who would be reminded; send nothing")
+    p.add_argument("--year", type=int, help="the Rapportår (default: this year)")
+    p.add_argument("--which", choices=("first", "second"),
+                   help="send this reminder to everyone who owes and has not had it")
+    add_db_argument(p)
+    p.add_argument("--outbox", metavar="DIR", help="write the reminders as .eml files here")
+    p.add_argument("--json", action="store_true", help="one JSON object per reminder on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from avsteg.bootstrap import build_outbox, open_database, schema_of
+    from avsteg.ingest.delivery import deliver_due
+    from avsteg.register.jobs import month_day, plan_reminders, queue_reminders
+    from avsteg.register.rows import local_time
+
+    settings = settings_from(args)
+    schema = schema_of(settings)
+    now = dt.datetime.now(dt.UTC)
+    today = local_time(now).date()
+    year = args.year or today.year
+    second_from = month_day(settings.schedules.second_reminder, year)
+    db = open_database(settings)
+    try:
+        with db.unit_of_work(readonly=True) as s:
+            plans = plan_reminders(s, schema, year, today=today, which=args.which,
+                                   second_from=second_from)
+        lines = [{
+            "organisation": p.debtor.organisation,
+            "contact_name": p.debtor.contact_name,
+            "contact_email": p.debtor.contact_email,
+            "which": p.which,
+            "year": p.year,
+            "references": list(p.debtor.references),
+            "status": "planned" if args.dry_run else "queued",
+        } for p in plans]
+        if not args.dry_run and plans:
+            ids = queue_reminders(settings, db, plans, schema=schema, now=now)
+            outbox = build_outbox(settings, args.outbox)
+            delivered = {d.reply_id: d for d in deliver_due(db, outbox, only=ids)}
+            sent = sum(1 for d in delivered.values() if d.status == "sent")
+            if len(ids) < len(plans):
+                say(f"{len(plans) - len(ids)} påminnelser hade redan skickats av någon annan.")
+            say(f"{sent} av {len(ids)} påminnelser skickade.")
+    finally:
+        db.dispose()
+    if args.json:
+        for line in lines:
+            print_json(line)
+    else:
+        what = "skulle få" if args.dry_run else "får"
+        if not lines:
+            say(f"Ingen {what} en påminnelse om helårsrapport för {year}.")
+        for line in lines:
+            kind = "första" if line["which"] == "first" else "andra"
+            say(f"{line['organisation']}: {line['contact_email']} {what} {kind} påminnelsen "
+                f"({', '.join(line['references'])})")
+    return 0
