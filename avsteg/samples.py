@@ -7,6 +7,7 @@ reply. Built from the generated templates, so the demo always matches the curren
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from email.message import EmailMessage
@@ -66,7 +67,7 @@ def _deviation(procurement: str, supplier: str, orgnr: str | None, when: dt.date
 
 
 def _mail(sender: str, name: str, to: str, subject: str, body: str, *, when: dt.datetime,
-          attachments: list[tuple[str, str, bytes]] = (), headers: dict | None = None,
+          attachments: Sequence[tuple[str, str, bytes]] = (), headers: dict | None = None,
           message_id: str | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = f"{name} <{sender}>"

@@ -20,7 +20,7 @@ def register_lines(db, year: int | None = None) -> list[dict]:
 
     with db.unit_of_work(readonly=True) as s:
         out = []
-        for v in current_versions(s, year=year):
+        for v in current_versions(s, year=year, include_withdrawn=True):
             out.append({
                 "reference": v.report.reference,
                 "version": v.version,

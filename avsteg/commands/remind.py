@@ -4,12 +4,13 @@
 and delivered at once (SMTP, or ``worker.outbox_dir`` / ``--outbox``). The same rules as the
 scheduled job (:mod:`avsteg.register.jobs`): an organisation gets each reminder at most once a
 year. Without ``--which``: a first reminder to whoever has had none, a second one (from
-``schedules.second_reminder`` on) to whoever had the first on an earlier day.
+``schedules.second_reminder`` on) to whoever had the first before that date.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import Any
 
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         with db.unit_of_work(readonly=True) as s:
             plans = plan_reminders(s, schema, year, today=today, which=args.which,
                                    second_from=second_from)
-        lines = [{
+        lines: list[dict[str, Any]] = [{
             "organisation": p.debtor.organisation,
             "contact_name": p.debtor.contact_name,
             "contact_email": p.debtor.contact_email,

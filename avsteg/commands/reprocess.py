@@ -20,8 +20,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+
+if TYPE_CHECKING:
+    from avsteg.ingest.pipeline import Handled
 
 HELP = "run a stored message through the pipeline again (e.g. after a schema fix)"
 
@@ -44,7 +48,7 @@ class Reprocessed:
     original_pk: int
     previous_outcome: str | None  # of the original row (None: it had never been processed)
     was_registered: bool  # some report version came from this message before
-    handled: object  # avsteg.ingest.pipeline.Handled
+    handled: Handled
 
 
 def find_original(s, message_id: str):
@@ -109,7 +113,9 @@ def reprocess(pipeline, message_id: str, *, replies: bool = True) -> Reprocessed
             row, _fresh = message_store.store_raw_message(
                 s, original.raw, message_id=original.message_id_header, sender=original.sender,
                 subject=original.subject, received_at=original.received_at,
-                position=MailboxPosition(REPROCESS_ACCOUNT, REPROCESS_FOLDER, pk, int(runs) + 1),
+                # storage's Position protocol asks for settable fields; this one is frozen
+                position=MailboxPosition(  # type: ignore[arg-type]
+                    REPROCESS_ACCOUNT, REPROCESS_FOLDER, pk, int(runs) + 1),
                 now=pipeline.clock(),
             )
             copy_pk = row.id

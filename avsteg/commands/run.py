@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 
 from avsteg.commands.common import add_db_argument, say, settings_from
+from avsteg.domain.errors import TransientError
+
+EX_TEMPFAIL = 75
 
 HELP = "watch the mailbox: register reports, answer senders, file messages away"
 
@@ -18,13 +21,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database
-    from avsteg.ingest.service import build_worker, run_service
     from avsteg.logs import setup_logging
 
     settings = settings_from(args)
     if args.no_replies:
         settings.worker.send_replies = False
     setup_logging(args.log_format or settings.worker.log_format)
+    try:
+        return _run(args, settings, open_database)
+    except TransientError as exc:
+        # Ours and temporary (database or mailbox unreachable): nothing was answered or moved;
+        # the next run retries. EX_TEMPFAIL tells cron/systemd it is worth trying again.
+        say(f"avsteg run: {exc}; nothing was answered, the next run tries again")
+        return EX_TEMPFAIL
+
+
+def _run(args: argparse.Namespace, settings, open_database) -> int:
+    from avsteg.ingest.service import build_worker, run_service
+
     db = open_database(settings)
     try:
         if not args.once:

@@ -38,7 +38,8 @@ def report_details(s: Any, reference: str) -> dict[str, Any] | None:
     from sqlalchemy import or_, select
     from sqlalchemy.orm import selectinload
 
-    from avsteg.storage.models import ProblemRow, ReplyRow, ReportVersion
+    from avsteg.commands.reprocess import REPROCESS_ACCOUNT
+    from avsteg.storage.models import MessageRow, ProblemRow, ReplyRow, ReportVersion
     from avsteg.storage.reports import find_report_by_reference
 
     report = find_report_by_reference(s, reference)
@@ -51,6 +52,16 @@ def report_details(s: Any, reference: str) -> dict[str, Any] | None:
         .order_by(ReportVersion.version)
     ))
     message_pks = sorted({v.message_id for v in versions})
+    # A version registered by ``avsteg reprocess`` came from a copy; its original (rejected,
+    # perhaps, with an error reply) belongs to the report's history too.
+    originals = s.scalars(
+        select(MessageRow.uidvalidity).where(
+            MessageRow.id.in_(message_pks), MessageRow.account == REPROCESS_ACCOUNT)
+    )
+    message_pks = sorted(set(message_pks) | {int(pk) for pk in originals if pk is not None})
+    messages = list(s.scalars(
+        select(MessageRow).where(MessageRow.id.in_(message_pks)).order_by(MessageRow.id)
+    ))
     problems = list(s.scalars(
         select(ProblemRow).where(ProblemRow.message_id.in_(message_pks)).order_by(ProblemRow.id)
     ))
@@ -88,6 +99,19 @@ def report_details(s: Any, reference: str) -> dict[str, Any] | None:
         "withdrawn_at": _iso(report.withdrawn_at),
         "withdrawn_reason": report.withdrawn_reason,
         "versions": out_versions,
+        "messages": [{
+            "message": row.id,
+            "message_id": row.message_id_header,
+            "sender": row.sender,
+            "received_at": _iso(row.received_at),
+            "processed_at": _iso(row.processed_at),
+            "state": row.state,
+            "outcome": row.outcome,
+            "reason": row.reason,
+            "reprocess_of": row.uidvalidity if row.account == REPROCESS_ACCOUNT else None,
+            "errors": [_problem(p) for p in problems
+                       if p.message_id == row.id and p.severity == "error"],
+        } for row in messages],
         "replies": [{
             "kind": r.kind,
             "recipient": r.recipient,
@@ -117,22 +141,23 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     db = open_database(settings)
+    raw: bytes | None = None
+    details: dict[str, Any] | None = None
     try:
         with db.unit_of_work(readonly=True) as s:
             if args.raw:
                 raw = newest_raw(s, args.reference)
             else:
                 details = report_details(s, args.reference)
-                raw = b""
     finally:
         db.dispose()
-    if raw is None or (not args.raw and details is None):
-        say(f"avsteg show: det finns ingen rapport {args.reference.strip().upper()}")
-        return 1
-    if args.raw:
+    if raw is not None:
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return 0
+    if details is None:
+        say(f"avsteg show: det finns ingen rapport {args.reference.strip().upper()}")
+        return 1
     if args.json:
         print_json(details)
         return 0
@@ -143,11 +168,22 @@ def run(args: argparse.Namespace) -> int:
 # -- the readable summary ---------------------------------------------------------------------
 
 
+# What people read for the stored codes.
+KINDS = {"receipt": "kvittens", "error": "felbesked", "help": "hjälpsvar",
+         "reminder": "påminnelse", "digest": "sammanfattning"}
+STATUSES = {"queued": "i kö", "sent": "skickat", "failed": "misslyckat"}
+OUTCOMES = {"registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
+            "rejected": "avvisad", "ignored": "ej vår", "received": "mottagen",
+            "failed": "misslyckad"}
+
+
 def _text(value: Any) -> str:
     if value is None or value == []:
         return "–"
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}".replace(".", ",")  # a Swedish decimal comma
     return str(value)
 
 
@@ -207,6 +243,17 @@ def print_details(details: dict[str, Any], schema: Any, console: Any = None) -> 
                 label = p["label"] or (_label(schema, p["field"]) if p["field"] else "")
                 console.print(f"{title}: {where}{label}{': ' if label else ''}{p['message']}")
     console.print()
+    console.rule("Meddelanden")
+    for m in details["messages"]:
+        again = f", omkörning av #{m['reprocess_of']}" if m["reprocess_of"] else ""
+        outcome = OUTCOMES.get(m["outcome"] or m["state"], m["outcome"] or m["state"])
+        console.print(f"#{m['message']} {m['message_id'] or '–'}: {outcome} "
+                      f"({m['reason'] or '–'}), behandlat {_when(m['processed_at'])}{again}")
+        for p in m["errors"]:
+            where = f"{schema.deviation_heading} {p['deviation']}: " if p["deviation"] else ""
+            console.print(f"    Fel: {where}{p['label'] or ''}{': ' if p['label'] else ''}"
+                          f"{p['message']}")
+    console.print()
     replies = details["replies"]
     if not replies:
         console.print("Inga svar har skickats för rapporten.")
@@ -215,6 +262,7 @@ def print_details(details: dict[str, Any], schema: Any, console: Any = None) -> 
     for header in ("Typ", "Till", "Ämne", "Status", "Skapat", "Skickat"):
         table.add_column(header)
     for r in replies:
-        table.add_row(r["kind"], r["recipient"], r["subject"] or "", r["status"],
+        table.add_row(KINDS.get(r["kind"], r["kind"]), r["recipient"], r["subject"] or "",
+                      STATUSES.get(r["status"], r["status"]),
                       _when(r["created_at"]), _when(r["sent_at"]))
     console.print(table)

@@ -33,6 +33,7 @@ def withdraw(db, reference: str, reason: str) -> tuple[str, dict]:
         status = "already" if report.withdrawn_at is not None else "withdrawn"
         if status == "withdrawn":
             withdraw_report(s, report, reason.strip())
+        assert report.withdrawn_at is not None
         return status, {
             "reference": report.reference,
             "withdrawn_at": report.withdrawn_at.isoformat(),

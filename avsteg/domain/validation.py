@@ -30,6 +30,7 @@ from typing import Any
 from avsteg.domain.report import FoundTemplate, ParsedReport, Problem
 from avsteg.domain.schema import Field, Schema
 from avsteg.parsers import normalise as n
+from avsteg.parsers.choices import chosen_in
 
 # The report field the known-organisations list applies to (the list is not tied to a field in
 # schema.toml); when a schema has no such field the check is simply skipped.
@@ -50,8 +51,11 @@ class Cell:
         return self.value is None and self.error is None
 
 
-def _choice(raw: Any, f: Field, found: FoundTemplate) -> Any:
-    chosen = n.chosen_options(raw, f)
+_EMPTY = Cell()
+
+
+def _choice(raw: Any, shown: str | None, f: Field, found: FoundTemplate) -> Any:
+    chosen = chosen_in(raw, shown, f)
     if f.type == "choice" and len(chosen) > 1:
         raise n.Invalid("choice_many", ", ".join(chosen))
     if not chosen:
@@ -59,25 +63,29 @@ def _choice(raw: Any, f: Field, found: FoundTemplate) -> Any:
     return chosen[0] if f.type == "choice" else chosen
 
 
-# Field type → normaliser. Numbers come back as n.Number (value + approximate).
-NORMALISERS: dict[str, Callable[[Any, Field, FoundTemplate], Any]] = {
-    "text": lambda raw, f, found: n.normalise_text(raw),
-    "phone": lambda raw, f, found: n.normalise_phone(raw),
-    "email": lambda raw, f, found: n.normalise_email(raw),
-    "orgnr": lambda raw, f, found: n.normalise_orgnr(raw),
-    "date": lambda raw, f, found: n.normalise_date(raw, date1904=found.date1904),
-    "year": lambda raw, f, found: n.normalise_year(raw, date1904=found.date1904),
-    "integer": lambda raw, f, found: n.normalise_integer(raw),
-    "decimal": lambda raw, f, found: n.normalise_decimal(raw),
+# Field type → normaliser of a non-blank raw value and its text (``n.text_of``), computed once
+# per cell. Numbers come back as n.Number (value + approximate).
+Normaliser = Callable[[Any, "str | None", Field, FoundTemplate], Any]
+NORMALISERS: dict[str, Normaliser] = {
+    "text": lambda raw, shown, f, found: shown,
+    "phone": lambda raw, shown, f, found: n.phone_value(raw, shown),
+    "email": lambda raw, shown, f, found: n.email_value(raw, shown),
+    "orgnr": lambda raw, shown, f, found: n.orgnr_value(raw, shown),
+    "date": lambda raw, shown, f, found: n.date_value(raw, shown, date1904=found.date1904),
+    "year": lambda raw, shown, f, found: n.year_value(raw, shown, date1904=found.date1904),
+    "integer": lambda raw, shown, f, found: n.integer_value(raw, shown),
+    "decimal": lambda raw, shown, f, found: n.decimal_value(raw, shown),
     "choice": _choice,
     "multichoice": _choice,
 }
 
 
 def normalise_cell(raw: Any, f: Field, found: FoundTemplate) -> Cell:
-    shown = n.as_text(raw)
+    if n.is_blank(raw):
+        return _EMPTY  # every normaliser reads a blank cell as None
+    shown = n.text_of(raw)
     try:
-        value = NORMALISERS[f.type](raw, f, found)
+        value = NORMALISERS[f.type](raw, shown, f, found)
     except n.Invalid as exc:
         return Cell(error=exc, shown=shown)
     if isinstance(value, n.Number):

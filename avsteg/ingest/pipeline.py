@@ -19,7 +19,7 @@ from email.message import EmailMessage
 
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage
-from avsteg.domain.replies import RegisteredReport, RejectedFile, compose_help_reply, compose_reply
+from avsteg.domain.replies import Outcome, RegisteredReport, RejectedFile, compose_help_reply, compose_reply
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
@@ -149,13 +149,18 @@ class Pipeline:
         now = self.clock()
         msg = read_message(row.raw)
 
-        if msg.message_id and not reprocess:
-            earlier = message_store.find_processed_by_message_id(s, msg.message_id, exclude=row)
+        if not reprocess:
+            # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
+            # Without a Message-ID, the same bytes (a copy put back by a person) are the same
+            # message. Mail that was not ours stays not ours: the mailbox leaves it where it is.
+            earlier = (
+                message_store.find_processed_by_message_id(s, msg.message_id, exclude=row)
+                if msg.message_id else _processed_with_same_bytes(s, row)
+            )
             if earlier is not None:
-                # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
-                # Mail that was not ours stays not ours, so the mailbox leaves it where it is.
                 outcome = "ignored" if earlier.outcome == "ignored" else "duplicate"
-                return self._finish(s, row, msg, outcome, "same-message-id", now=now)
+                reason = "same-message-id" if msg.message_id else "same-bytes"
+                return self._finish(s, row, msg, outcome, reason, now=now)
 
         verdict = triage(msg, self.policy, self._is_template)
         self._record_attachments(s, row, msg)
@@ -244,7 +249,7 @@ class Pipeline:
             errors=errors, report=report_row, now=now,
         )
 
-    def _registered(self, report: Report, version: int, outcome: str, attachment: Attachment,
+    def _registered(self, report: Report, version: int, outcome: Outcome, attachment: Attachment,
                     parsed: ParsedReport) -> RegisteredReport:
         return RegisteredReport(
             reference=report.reference,
@@ -270,9 +275,14 @@ class Pipeline:
         return None
 
     def _parse(self, attachment: Attachment, now: dt.datetime) -> ParsedReport:
-        return parse_attachment(
+        parsed = parse_attachment(
             attachment.path, attachment.data, self.schema, today=now.date(), convert=self.convert
         )
+        if _parser_crashed(parsed, self.schema):
+            # parse_attachment never raises; a crash inside it is a bug of ours, and the sender
+            # must not be told to fix anything (spec 3): fail the message so it is retried.
+            raise RuntimeError(f"the parser crashed on {attachment.path!r} (see the log)")
+        return parsed
 
     def _is_template(self, attachment: Attachment) -> bool:
         return looks_like_template(attachment.filename, attachment.data, self.schema)
@@ -351,6 +361,27 @@ class Pipeline:
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
             sender=msg.sender,
         )
+
+
+def _processed_with_same_bytes(s, row: MessageRow) -> MessageRow | None:
+    from sqlalchemy import select
+
+    query = select(MessageRow).where(
+        MessageRow.sha256 == row.sha256, MessageRow.state == "processed", MessageRow.id != row.id
+    )
+    return s.scalars(query.order_by(MessageRow.id).limit(1)).first()
+
+
+def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:
+    """True for the "an error of ours" rejection that parse_attachment returns after a crash."""
+    from avsteg.parsers.safety import rejection
+
+    return (
+        parsed.status == "rejected"
+        and parsed.format is None
+        and len(parsed.errors) == 1
+        and parsed.errors[0].message == rejection("internal", schema.messages)
+    )
 
 
 def _overall(outcomes: Sequence[str]) -> str:

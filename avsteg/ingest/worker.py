@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -49,7 +50,8 @@ class PollReport:
 
 
 def holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """host:pid:unique — unique per Worker, even for two workers built by one thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -206,8 +208,33 @@ class Worker:
                 if not ok:
                     raise TransientError(f"lost the lease {self.lease_name}")
                 return True
+            if ledger.acquire_lease(s, self.lease_name, self.holder,
+                                    ttl_seconds=self.lease_seconds, now=self.clock()):
+                return True
+            # A worker on this machine that died without releasing (kill -9, OOM) would block
+            # every restart until its lease expires: take over a lease whose process is gone.
+            stale = ledger.lease_holder(s, self.lease_name, now=self.clock())
+            if stale is None or not _dead_local_holder(stale):
+                return False
+            log.warning("taking over %s from %s, which is no longer running", self.lease_name, stale)
+            ledger.release_lease(s, self.lease_name, stale)
             return ledger.acquire_lease(s, self.lease_name, self.holder,
                                         ttl_seconds=self.lease_seconds, now=self.clock())
+
+
+def _dead_local_holder(holder: str) -> bool:
+    """True when ``holder`` (see :func:`holder_name`) names a process on this host that is gone."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by someone else
+        return False
+    return False
 
 
 def _filing(outcome: str | None) -> str | None:

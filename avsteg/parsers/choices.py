@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
 from avsteg.domain.schema import Field
-from avsteg.parsers.normalise import Invalid, as_text, is_blank
+from avsteg.parsers.normalise import Invalid, is_blank, text_of
 
 MARKS = "☒☑✓✔✗✘■⊠▣☓✕✖√🗹⮽❎"
 BOXES = "☐□◻⬜❑❒▢"
@@ -33,53 +32,78 @@ _LEADING = re.compile(
 )
 _TRAILING = re.compile(rf"(?:\s*[{MARKS}]|\s+(?:x|\[x\]|\(x\)))\s*$", re.IGNORECASE)
 _DESCRIPTION = re.compile(r"\s*[:\-–—(]")
+_SEPARATORS = re.compile(r"[;,\n\r\v]")
+
+Patterns = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+class _Options:
+    """A choice field's option names and synonyms, compiled once per field (a hot path).
+
+    ``patterns``: one regex per name, longest first (it wins an overlap). ``exact``: the answer
+    of :func:`_named` for each name as the schema spells it (folded), worked out once by the same
+    scan, because a line usually holds just one option's name.
+    """
+
+    def __init__(self, field: Field) -> None:
+        names = [(opt, opt) for opt in field.options]
+        names += [(opt, syn) for opt, syns in field.option_synonyms.items() for syn in syns]
+        names.sort(key=lambda pair: -len(pair[1]))
+        self.patterns: Patterns = tuple(
+            (opt, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, _fold(name).split())) + r"(?!\w)"))
+            for opt, name in names
+        )
+        self.exact: dict[str, tuple[str, ...]] = {}
+        for _, name in names:
+            folded = _fold(name)
+            self.exact[folded] = _scan(folded, self.patterns)
+
+
+# Field → its compiled options; fields live as long as their schema, so this stays small.
+_OPTIONS: dict[int, tuple[Field, _Options]] = {}
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-def _lines(raw: Any) -> list[str]:
-    items = raw if isinstance(raw, (list, tuple)) else [as_text(raw) or ""]
+def _lines(raw: Any, shown: str | None) -> list[str]:
+    items = raw if isinstance(raw, (list, tuple)) else [shown or ""]
     lines: list[str] = []
     for item in items:
         if item is None:
             continue
-        lines.extend(part.strip() for part in re.split(r"[;,\n\r\v]", str(item)))
+        lines.extend(part.strip() for part in _SEPARATORS.split(str(item)))
     return [line for line in lines if line]
 
 
-def _patterns(field: Field) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    synonyms = tuple((opt, tuple(syns)) for opt, syns in field.option_synonyms.items())
-    return _compiled(field.options, synonyms)
+def _options(field: Field) -> _Options:
+    hit = _OPTIONS.get(id(field))
+    if hit is None or hit[0] is not field:
+        if len(_OPTIONS) > 256:
+            _OPTIONS.clear()
+        hit = _OPTIONS[id(field)] = (field, _Options(field))
+    return hit[1]
 
 
-@lru_cache(maxsize=64)
-def _compiled(
-    options: tuple[str, ...], synonyms: tuple[tuple[str, tuple[str, ...]], ...]
-) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """One regex per option name and synonym, compiled once per schema (a hot path)."""
-    names = [(opt, opt) for opt in options]
-    names += [(opt, syn) for opt, syns in synonyms for syn in syns]
-    names.sort(key=lambda pair: -len(pair[1]))  # longest first: it wins an overlap
-    return tuple(
-        (opt, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, _fold(name).split())) + r"(?!\w)"))
-        for opt, name in names
-    )
-
-
-def _named(text: str, field: Field) -> list[str]:
+def _named(text: str, field: Field) -> tuple[str, ...]:
     """Options a piece of text names; an option followed by `:` or `-` ends the list."""
     folded = _fold(text)
+    options = _options(field)
+    known = options.exact.get(folded)
+    return known if known is not None else _scan(folded, options.patterns)
+
+
+def _scan(folded: str, patterns: Patterns) -> tuple[str, ...]:
     taken: list[tuple[int, int, str]] = []
-    for option, pattern in _patterns(field):
+    for option, pattern in patterns:
         for m in pattern.finditer(folded):
             if all(m.end() <= s or m.start() >= e for s, e, _ in taken):
                 taken.append((m.start(), m.end(), option))
     taken.sort()
     if taken and taken[0][0] == 0 and _DESCRIPTION.match(folded, taken[0][1]):
-        return [taken[0][2]]
-    return [option for _, _, option in taken]
+        return (taken[0][2],)
+    return tuple(option for _, _, option in taken)
 
 
 def _classify(line: str) -> tuple[str, str]:
@@ -107,9 +131,12 @@ def _in_schema_order(chosen: set[str], field: Field) -> list[str]:
 
 def chosen_options(raw: Any, field: Field) -> list[str]:
     """Canonical option names chosen, in schema order; [] when nothing is chosen."""
-    if is_blank(raw):
-        return []
-    lines = [(kind, rest, line) for line in _lines(raw) for kind, rest in [_classify(line)] if rest]
+    return [] if is_blank(raw) else chosen_in(raw, text_of(raw), field)
+
+
+def chosen_in(raw: Any, shown: str | None, field: Field) -> list[str]:
+    """:func:`chosen_options` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
+    lines = [(kind, rest, line) for line in _lines(raw, shown) for kind, rest in [_classify(line)] if rest]
     marked = [(rest, line) for kind, rest, line in lines if kind == "marked"]
     if marked:
         chosen: set[str] = set()
@@ -127,5 +154,5 @@ def chosen_options(raw: Any, field: Field) -> list[str]:
         return _in_schema_order(boxed | plain, field)  # the others were deleted
     mentioned = {o for _, rest, _ in lines for o in _named(rest, field)}
     if not mentioned:
-        raise Invalid("invalid_choice", as_text(raw) or "")
+        raise Invalid("invalid_choice", shown or "")
     return _in_schema_order(mentioned, field)

@@ -59,16 +59,24 @@ def is_blank(raw: Any) -> bool:
     if isinstance(raw, str):
         return not _clean_edges(raw)
     if isinstance(raw, (list, tuple)):
-        return all(is_blank(item) for item in raw)
+        for item in raw:
+            if not is_blank(item):
+                return False
+        return True
     return False
 
 
 def as_text(raw: Any) -> str | None:
     """The value as text: paragraphs joined by newlines, trimmed, inner whitespace as written."""
-    if is_blank(raw):
-        return None
-    if isinstance(raw, (list, tuple)):
-        text = "\n".join("" if item is None else str(item) for item in raw)
+    return None if is_blank(raw) else text_of(raw)
+
+
+def text_of(raw: Any) -> str | None:
+    """:func:`as_text` of a value already known not to be blank (the check is done once)."""
+    if isinstance(raw, str):
+        text = raw
+    elif isinstance(raw, (list, tuple)):
+        text = "\n".join(["" if item is None else str(item) for item in raw])
     elif isinstance(raw, bool):
         text = "Ja" if raw else "Nej"
     elif isinstance(raw, float) and raw.is_integer():
@@ -86,10 +94,12 @@ def normalise_text(raw: Any) -> str | None:
     return as_text(raw)
 
 
-def _one_line(raw: Any) -> str | None:
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _one_line(shown: str | None) -> str | None:
     """Text of a one-value cell, runs of any whitespace (also NBSP, line breaks) as one space."""
-    text = as_text(raw)
-    return None if text is None else re.sub(r"\s+", " ", text.translate(_SPACES))
+    return None if shown is None else _WHITESPACE.sub(" ", shown.translate(_SPACES))
 
 
 # ---------------------------------------------------------------- dates
@@ -131,8 +141,11 @@ def excel_serial_to_date(serial: float, *, date1904: bool = False) -> dt.date:
 
 def normalise_date(raw: Any, *, date1904: bool = False) -> dt.date | None:
     """A date from an Excel date, an Excel serial number, or text in the Swedish styles."""
-    if is_blank(raw):
-        return None
+    return None if is_blank(raw) else date_value(raw, text_of(raw), date1904=date1904)
+
+
+def date_value(raw: Any, shown: str | None, *, date1904: bool = False) -> dt.date:
+    """:func:`normalise_date` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
     if isinstance(raw, dt.datetime):
         return raw.date()
     if isinstance(raw, dt.date):
@@ -141,13 +154,12 @@ def normalise_date(raw: Any, *, date1904: bool = False) -> dt.date | None:
         if isinstance(raw, float) and not math.isfinite(raw):
             raise Invalid("invalid_date", str(raw))
         if float(raw) == int(raw) and 10_000_000 <= int(raw) <= 99_999_999:
-            return normalise_date(str(int(raw)))  # 20260305 typed in a number cell
+            return normalise_date(str(int(raw)))  # type: ignore[return-value]  # 20260305 in a number cell
         offset = 1462 if date1904 else 0  # the 1904 system counts 1462 days fewer
         if _SERIAL_MIN <= float(raw) + offset <= _SERIAL_MAX:
             return excel_serial_to_date(float(raw), date1904=date1904)
-        raise Invalid("invalid_date", as_text(raw) or str(raw))
-    shown = as_text(raw) or ""
-    text = _PREFIX.sub("", (_one_line(raw) or "").casefold()).rstrip(".")
+        raise Invalid("invalid_date", shown or str(raw))
+    text = _PREFIX.sub("", (_one_line(shown) or "").casefold()).rstrip(".")
     text = _TIME.sub("", text).strip()
     parts: tuple[int, int, int] | None = None
     if m := _YMD.fullmatch(text) or _YMD_COMPACT.fullmatch(text):
@@ -157,11 +169,11 @@ def normalise_date(raw: Any, *, date1904: bool = False) -> dt.date | None:
     elif (m := _D_MONTH_Y.fullmatch(text)) and m[2] in _MONTHS:
         parts = _year4(m[3]), _MONTHS[m[2]], int(m[1])
     if parts is None:
-        raise Invalid("invalid_date", shown)
+        raise Invalid("invalid_date", shown or "")
     try:
         return dt.date(*parts)
     except ValueError:
-        raise Invalid("invalid_date", shown) from None
+        raise Invalid("invalid_date", shown or "") from None
 
 
 # ---------------------------------------------------------------- numbers
@@ -174,19 +186,30 @@ _ZERO_WORDS = {"inga", "ingen", "inget", "noll"}
 _NUMERAL = r"[-−–]?\s*\d[\d ]*(?:[.,]\d[\d ]*)*"
 _NUMBER = re.compile(rf"(?P<num>{_NUMERAL})?\s*(?P<unit>[^\W\d_]+\.?(?:\s+[^\W\d_]+\.?){{0,3}})?")
 _DASHES = {"-", "−", "–", "—"}
+_NANO = Decimal("1e-9")
+
+
+# (group separator, decimal point, `1.200,5`-style pattern, `1.200.000`-style pattern)
+_GROUPED = tuple(
+    (group, point,
+     re.compile(rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+{re.escape(point)}\d+"),
+     re.compile(rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+"))
+    for group, point in ((".", ","), (",", "."))
+)
+_PLAIN_NUMERAL = re.compile(r"\d{1,3}(?: \d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
+_ZERO_PHRASE = re.compile(r"[^\W\d_\s.]+[\w\s.]*")
 
 
 def _numeral(body: str, *, integer: bool) -> Decimal | None:
     """Digits with Swedish or English separators → Decimal, or None when not a number."""
     s = body.strip()
-    for group, point in ((".", ","), (",", ".")):
-        g, p = re.escape(group), re.escape(point)
-        if re.fullmatch(rf"\d{{1,3}}(?:{g}\d{{3}})+{p}\d+", s):  # 1.200,5 / 1,200.5
+    for group, point, with_point, thousands in _GROUPED:
+        if with_point.fullmatch(s):  # 1.200,5 / 1,200.5
             return Decimal(s.replace(group, "").replace(point, "."))
         # 1.200.000 is always thousands; 1.200 only in a count (nobody means 1,2 people)
-        if re.fullmatch(rf"\d{{1,3}}(?:{g}\d{{3}})+", s) and (integer or s.count(group) > 1):
+        if thousands.fullmatch(s) and (integer or s.count(group) > 1):
             return Decimal(s.replace(group, ""))
-    if re.fullmatch(r"\d{1,3}(?: \d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?", s):
+    if _PLAIN_NUMERAL.fullmatch(s):
         return Decimal(s.replace(" ", "").replace(",", "."))
     return None
 
@@ -195,76 +218,89 @@ def _tidy(value: Decimal) -> Decimal:
     return Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
 
 
-def _parse_number(raw: Any, *, integer: bool, kind: str) -> tuple[Decimal, bool] | None:
-    """(value, approximate) or None; raises Invalid(kind) or Invalid("negative")."""
-    if is_blank(raw):
-        return None
-    shown = as_text(raw) or ""
+def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> tuple[Decimal, bool] | None:
+    """(value, approximate) of a non-blank ``raw`` or None; raises Invalid(kind) or Invalid("negative")."""
+    quoted = shown or ""
     if isinstance(raw, (bool, dt.date, dt.datetime)):
-        raise Invalid(kind, shown)
+        raise Invalid(kind, quoted)
     if isinstance(raw, (int, float, Decimal)):
         if isinstance(raw, float):
             if not math.isfinite(raw):
-                raise Invalid(kind, shown)
-            value = Decimal(repr(raw)).quantize(Decimal("1e-9"))
+                raise Invalid(kind, quoted)
+            value = Decimal(repr(raw)).quantize(_NANO)
         else:
             value = Decimal(raw)
         approximate = False
     else:
-        text = (_one_line(raw) or "").casefold().rstrip(".").strip()
+        text = (_one_line(shown) or "").casefold().rstrip(".").strip()
         if text in _DASHES:
             return None  # a lone dash means "nothing to report" in Swedish forms
         approximate = bool(_APPROX.match(text))
         text = _APPROX.sub("", text)
-        if text.split(" ", 1)[0] in _ZERO_WORDS and re.fullmatch(r"[^\W\d_\s.]+[\w\s.]*", text):
+        if text.split(" ", 1)[0] in _ZERO_WORDS and _ZERO_PHRASE.fullmatch(text):
             return Decimal(0), approximate
         m = _NUMBER.fullmatch(text)
         body = (m["num"] or "") if m else ""
         negative = body[:1] in _DASHES
         value_or_none = _numeral(body.lstrip("-−–").strip(), integer=integer) if body else None
         if value_or_none is None:
-            raise Invalid(kind, shown)
+            raise Invalid(kind, quoted)
         value = -value_or_none if negative else value_or_none
     if value < 0:
-        raise Invalid("negative", shown)
+        raise Invalid("negative", quoted)
     if integer and value != value.to_integral_value():
-        raise Invalid(kind, shown)
+        raise Invalid(kind, quoted)
     return _tidy(value), approximate
 
 
-def normalise_integer(raw: Any) -> Number | None:
-    parsed = _parse_number(raw, integer=True, kind="invalid_integer")
+def integer_value(raw: Any, shown: str | None) -> Number | None:
+    """:func:`normalise_integer` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
+    parsed = _parse_number(raw, shown, integer=True, kind="invalid_integer")
     return None if parsed is None else Number(int(parsed[0]), parsed[1])
 
 
-def normalise_decimal(raw: Any) -> Number | None:
-    parsed = _parse_number(raw, integer=False, kind="invalid_decimal")
+def decimal_value(raw: Any, shown: str | None) -> Number | None:
+    """:func:`normalise_decimal` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
+    parsed = _parse_number(raw, shown, integer=False, kind="invalid_decimal")
     return None if parsed is None else Number(parsed[0], parsed[1])
+
+
+def normalise_integer(raw: Any) -> Number | None:
+    return None if is_blank(raw) else integer_value(raw, text_of(raw))
+
+
+def normalise_decimal(raw: Any) -> Number | None:
+    return None if is_blank(raw) else decimal_value(raw, text_of(raw))
+
+
+_YEAR_TEXT = re.compile(r"(?:[^\W\d_]+:?\s*)?(\d{4})")
 
 
 def normalise_year(raw: Any, *, date1904: bool = False) -> int | None:
     """A four-digit year from a number, text (`2026`, `år 2026`) or a date."""
-    if is_blank(raw):
-        return None
-    shown = as_text(raw) or ""
+    return None if is_blank(raw) else year_value(raw, text_of(raw), date1904=date1904)
+
+
+def year_value(raw: Any, shown: str | None, *, date1904: bool = False) -> int:
+    """:func:`normalise_year` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
     if isinstance(raw, (dt.date, dt.datetime)):
         day = raw.date() if isinstance(raw, dt.datetime) else raw
         # 2026 typed into a date-styled cell shows up as 1905-07-18: read the serial back.
         serial = (day - (dt.date(1904, 1, 1) if date1904 else dt.date(1899, 12, 30))).days
         return serial if day.year < 1950 and 1000 <= serial <= 9999 else day.year
     if isinstance(raw, bool):
-        raise Invalid("invalid_year", shown)
+        raise Invalid("invalid_year", shown or "")
     if isinstance(raw, (int, float, Decimal)):
         if float(raw) == int(raw) and 1000 <= int(raw) <= 9999:
             return int(raw)
-        raise Invalid("invalid_year", shown)
-    text = (_one_line(raw) or "").casefold().rstrip(".")
-    if m := re.fullmatch(r"(?:[^\W\d_]+:?\s*)?(\d{4})", text):
+        raise Invalid("invalid_year", shown or "")
+    text = (_one_line(shown) or "").casefold().rstrip(".")
+    if m := _YEAR_TEXT.fullmatch(text):
         return int(m[1])
     try:
-        return normalise_date(raw, date1904=date1904).year  # type: ignore[union-attr]
+        return date_value(raw, shown, date1904=date1904).year
     except Invalid:
-        raise Invalid("invalid_year", shown) from None
+        raise Invalid("invalid_year", shown or "") from None
 
 
 # ---------------------------------------------------------------- identifiers
@@ -281,39 +317,53 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+_ORGNR_PREFIX = re.compile(r"^(?:ORG(?:ANISATIONS)?\.?\s*NR\.?|ORGANISATIONSNUMMER):?\s*")
+_ORGNR_NOISE = re.compile(r"[\s\-−–‑+]")
+_VAT_NUMBER = re.compile(r"SE(\d{10})01")
+
+
 def normalise_orgnr(raw: Any) -> str | None:
     """`NNNNNN-NNNN` from `556677-8899`, `5566778899`, `16556677-8899`, `SE556677889901`, …"""
-    if is_blank(raw):
-        return None
-    shown = as_text(raw) or ""
+    return None if is_blank(raw) else orgnr_value(raw, text_of(raw))
+
+
+def orgnr_value(raw: Any, shown: str | None) -> str:
+    """:func:`normalise_orgnr` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer():
         text = str(int(raw)).zfill(10)  # a personnummer starting with 0 loses it in Excel
     else:
-        text = (_one_line(raw) or "").upper()
-    text = re.sub(r"^(?:ORG(?:ANISATIONS)?\.?\s*NR\.?|ORGANISATIONSNUMMER):?\s*", "", text)
-    compact = re.sub(r"[\s\-−–‑+]", "", text)
-    if m := re.fullmatch(r"SE(\d{10})01", compact):
+        text = (_one_line(shown) or "").upper()
+    text = _ORGNR_PREFIX.sub("", text)
+    compact = _ORGNR_NOISE.sub("", text)
+    if m := _VAT_NUMBER.fullmatch(compact):
         compact = m[1]
     if len(compact) == 12 and compact[:2] in ("16", "19", "20"):
         compact = compact[2:]  # 16 = organisation prefix; 19/20 = a sole trader's century
     if not (len(compact) == 10 and compact.isdigit() and luhn_ok(compact)):
-        raise Invalid("invalid_orgnr", shown)
+        raise Invalid("invalid_orgnr", shown or "")
     return f"{compact[:6]}-{compact[6:]}"
 
 
 _EMAIL_PART = r"[^@\s<>()\[\],;:\"]+"
 _EMAIL = re.compile(rf"{_EMAIL_PART}@{_EMAIL_PART}")
+_NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
+_MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
 
 
 def normalise_email(raw: Any) -> str | None:
     """The address as written, without `Namn <…>` or `mailto:` around it; syntax-checked."""
-    text = _one_line(raw)
+    return None if is_blank(raw) else email_value(raw, text_of(raw))
+
+
+def email_value(raw: Any, shown: str | None) -> str | None:
+    """:func:`normalise_email` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
+    text = _one_line(shown)
     if text is None:
         return None
     address = text
-    if m := re.fullmatch(r"[^<>]*<([^<>]*)>", address):
+    if m := _NAMED_ADDRESS.fullmatch(address):
         address = m[1].strip()
-    address = re.sub(r"^mailto:\s*", "", address, flags=re.IGNORECASE).rstrip(".,;")
+    address = _MAILTO.sub("", address).rstrip(".,;")
     local, _, domain = address.rpartition("@")
     labels = domain.split(".")
     ok = (
@@ -328,16 +378,26 @@ def normalise_email(raw: Any) -> str | None:
         and not labels[-1].isdigit()
     )
     if not ok:
-        raise Invalid("invalid_email", as_text(raw) or text)
+        raise Invalid("invalid_email", shown or text)
     return address
 
 
 def normalise_phone(raw: Any) -> str | None:
     """Phone numbers are kept as written; only Excel's lost leading zero is put back."""
+    return _excel_phone(raw) or as_text(raw)
+
+
+def phone_value(raw: Any, shown: str | None) -> str | None:
+    """:func:`normalise_phone` given ``shown = as_text(raw)``."""
+    return _excel_phone(raw) or shown
+
+
+def _excel_phone(raw: Any) -> str | None:
+    """A phone number Excel stored as a number, its lost leading zero (or `+`) put back."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer():
         digits = str(int(raw))
         return "+" + digits if digits.startswith("46") and len(digits) >= 10 else "0" + digits
-    return as_text(raw)
+    return None
 
 
 # ---------------------------------------------------------------- choices
@@ -355,7 +415,11 @@ __all__ = [
     "Number",
     "as_text",
     "chosen_options",
+    "date_value",
+    "decimal_value",
+    "email_value",
     "excel_serial_to_date",
+    "integer_value",
     "is_blank",
     "luhn_ok",
     "normalise_date",
@@ -366,4 +430,8 @@ __all__ = [
     "normalise_phone",
     "normalise_text",
     "normalise_year",
+    "orgnr_value",
+    "phone_value",
+    "text_of",
+    "year_value",
 ]

@@ -120,10 +120,10 @@ def digest_body(data: DigestData) -> str:
         "",
         f"Här är veckans sammanfattning av avstegsregistret för perioden {start} – {end}.",
         "",
-        f"Nya rapporter: {len(data.new_reports)}. Ändrade rapporter: {len(data.changed_reports)}. "
-        f"Att hantera: {data.waiting}.",
-        f"Registret har nu {data.register_reports} rapporter med {data.register_deviations} avsteg "
-        "(återkallade rapporter ej medräknade).",
+        (f"Nya rapporter: {len(data.new_reports)}. Ändrade rapporter: "
+         f"{len(data.changed_reports)}. Att hantera: {data.waiting}."),
+        (f"Registret har nu {data.register_reports} rapporter med {data.register_deviations} "
+         "avsteg (återkallade rapporter ej medräknade)."),
         "",
     ]
     lines += _section("NYA RAPPORTER", _report_lines(data.new_reports), "Inga nya rapporter.")

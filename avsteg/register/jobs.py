@@ -15,7 +15,7 @@ Sending once, whatever happens:
 Late is better than never: the reminder check runs daily (and shortly after start) and acts
 whenever today is on or after the configured date, so a worker that was down on 1 December
 still reminds when it comes back. In one run an organisation gets at most one reminder, and a
-second reminder only follows a first one sent on an earlier day.
+second reminder only follows a first one sent before the second date.
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ from avsteg.register.digest import (
 from avsteg.register.reminders import Debtor, Which, compose_reminder, who_owes_annual
 from avsteg.register.rows import local_time
 from avsteg.storage import ledger
-from avsteg.storage import outbox as reply_store
 from avsteg.storage import models as m
+from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database
 
 log = logging.getLogger("avsteg.jobs")
@@ -226,12 +226,15 @@ def plan_reminders(
     """Who gets which reminder now.
 
     ``which`` forces one kind (to everyone who owes and has not had it). Without it: a first
-    reminder to whoever has had none; a second one from ``second_from`` on, to whoever had
-    the first on an earlier day and still owes.
+    reminder to whoever has had none; from ``second_from`` on, a second one to whoever had
+    the first before that date and still owes (someone reminded late for the first time is
+    not reminded again the next day).
     """
     from avsteg.register.query import register_rows
 
-    debtors = who_owes_annual(register_rows(s, year=year, schema=schema).reports, year, schema)
+    # ReportRow carries the status who_owes_annual needs to leave withdrawn reports out.
+    reports: Sequence[Any] = register_rows(s, year=year, schema=schema).reports
+    debtors = who_owes_annual(reports, year, schema)
     sent = _sent(s, year)
     plans = []
     for debtor in debtors:
@@ -244,7 +247,7 @@ def plan_reminders(
         elif first_at is None:
             kind = "first"
         elif (second_at is None and second_from is not None and today >= second_from
-              and local_time(first_at).date() < today):
+              and local_time(first_at).date() < second_from):
             kind = "second"
         if kind is not None:
             plans.append(ReminderPlan(debtor, year, kind))
@@ -305,7 +308,7 @@ def _logged(name: str, fn: Any, *args: Any) -> Any:
     def job() -> None:
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - a failed job is tried again at its next time
+        except Exception:  # a failed job is logged and tried again at its next time
             log.exception("scheduled job %s failed; it runs again at its next time", name)
     job.__name__ = f"avsteg_{name}"
     return job

@@ -297,3 +297,54 @@ def folder_ids(dovecot: Any, user: Any, folder: str) -> dict[str, tuple[str, ...
         assert mid not in out, f"{mid} twice in {folder}"
         out[mid] = tuple(f for f in flags if f != "\\Recent")
     return out
+
+
+# -- a PostgreSQL of our own, to stop and start -------------------------------------------------
+
+
+def start_private_postgres() -> Any:
+    """A private cluster (tests/support/postgres.py) this test may stop and start at will."""
+    from tests.support.postgres import _start_cluster, find_postgres_bin
+
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        import pytest
+
+        if os.environ.get("AVSTEG_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL binaries are not installed")
+        pytest.skip("PostgreSQL binaries are not installed")
+    return _start_cluster(bin_dir)
+
+
+def restart_postgres(cluster: Any) -> None:
+    """Start a cluster stopped with ``cluster.stop()`` again, on the same port and data."""
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={cluster.port} -c fsync=off"
+        f" -c synchronous_commit=off -c full_page_writes=off"
+        f" -c unix_socket_directories={cluster.base_dir} -c max_connections=100"
+    )
+    cluster.run(str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l",
+                str(cluster.base_dir / "postgres.log"), "-o", options, "-w", "-t", "30", "start")
+
+
+class Workers:
+    """Builds in-process workers (build_worker, the real adapters) and closes them afterwards."""
+
+    def __init__(self) -> None:
+        self._opened: list[Any] = []
+
+    def __call__(self, settings: Any, **kwargs: Any) -> Any:
+        from avsteg.bootstrap import open_database
+        from avsteg.ingest.service import build_worker
+
+        db = open_database(settings)
+        worker = build_worker(settings, db, **kwargs)
+        self._opened.append(worker)
+        return worker
+
+    def close(self) -> None:
+        for worker in self._opened:
+            try:
+                worker.mailbox.close()
+            finally:
+                worker.db.dispose()
