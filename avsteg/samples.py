@@ -87,7 +87,7 @@ def _mail(sender: str, name: str, to: str, subject: str, body: str, *, when: dt.
 def first_batch(schema: Schema, service_address: str, today: dt.date) -> list[Sample]:
     """The morning's mail: four reports, a question and an out-of-office reply."""
     year = today.year
-    at = dt.datetime.combine(today, dt.time(8, 0), tzinfo=dt.timezone.utc)
+    at = dt.datetime.combine(today, dt.time(8, 0), tzinfo=dt.UTC)
     out: list[Sample] = []
 
     # 1. A Händelserapport in Word, boxes ticked with ☒.
@@ -191,7 +191,7 @@ def correction(schema: Schema, service_address: str, today: dt.date, receipt_id:
                     ["Långtidsarbetslösa", "Unga"])],
         FillStyle(mark="✓"), schema=schema,
     )
-    at = dt.datetime.combine(today, dt.time(14, 0), tzinfo=dt.timezone.utc)
+    at = dt.datetime.combine(today, dt.time(14, 0), tzinfo=dt.UTC)
     msg = _mail(anna[0], anna[1], service_address, f"SV: Kvittens {reference}",
                 "Hej, vi blev fem, inte fyra. Rättad mall bifogad.\n/Anna", when=at,
                 attachments=[("Avstegsrapport vinterväghållning v2.docx", DOCX, corrected)],

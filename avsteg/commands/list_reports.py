@@ -58,8 +58,9 @@ def print_table(lines: list[dict]) -> None:
     for header in ("Referens", "Ver.", "Förvaltning/bolag", "Typ av rapport", "År", "Avsteg",
                    "Arbetstillfällen", "Mottagen", "Status"):
         table.add_column(header, justify="right" if header in ("Ver.", "År", "Avsteg", "Arbetstillfällen") else "left")
-    for l in lines:
-        table.add_row(l["reference"], str(l["version"]), l["organisation"] or "", l["report_type"] or "",
-                      str(l["year"] or ""), str(l["deviations"]), str(l["jobs_created"]),
-                      (l["received_at"] or "")[:16].replace("T", " "), l["status"])
+    for row in lines:
+        table.add_row(row["reference"], str(row["version"]), row["organisation"] or "",
+                      row["report_type"] or "", str(row["year"] or ""), str(row["deviations"]),
+                      str(row["jobs_created"]), (row["received_at"] or "")[:16].replace("T", " "),
+                      row["status"])
     Console(width=None if sys.stdout.isatty() else 120).print(table)

@@ -92,9 +92,9 @@ def reprocess(pipeline, message_id: str, *, replies: bool = True) -> Reprocessed
     """
     from sqlalchemy import func, select
 
+    from avsteg.domain.message import MailboxPosition
     from avsteg.ingest.pipeline import Pipeline
     from avsteg.storage import messages as message_store
-    from avsteg.storage.messages import MailboxPosition
     from avsteg.storage.models import MessageRow
 
     db = pipeline.db
@@ -113,8 +113,7 @@ def reprocess(pipeline, message_id: str, *, replies: bool = True) -> Reprocessed
             row, _fresh = message_store.store_raw_message(
                 s, original.raw, message_id=original.message_id_header, sender=original.sender,
                 subject=original.subject, received_at=original.received_at,
-                # storage's Position protocol asks for settable fields; this one is frozen
-                position=MailboxPosition(  # type: ignore[arg-type]
+                position=MailboxPosition(
                     REPROCESS_ACCOUNT, REPROCESS_FOLDER, pk, int(runs) + 1),
                 now=pipeline.clock(),
             )

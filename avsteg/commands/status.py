@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     db = open_database(settings)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     info = gather(db, now)
     db.dispose()
     healthy = True

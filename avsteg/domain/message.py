@@ -18,6 +18,16 @@ WINMAIL = "winmail.dat/"
 
 
 @dataclass(frozen=True)
+class MailboxPosition:
+    """Where a message sits on the IMAP server: stable as long as the folder's UIDVALIDITY is."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
 class Attachment:
     """One file the message carries, wherever in the message it was found."""
 

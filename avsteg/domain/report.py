@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 # A value as a reader found it. Word gives text lines (one per paragraph in the value cell,
 # so choice lists keep their shape); Excel gives typed cell values.
-RawValue = Union[str, list[str], int, float, Decimal, bool, dt.date, dt.datetime, None]
+RawValue = str | list[str] | int | float | Decimal | bool | dt.date | dt.datetime | None
 
 Status = Literal["accepted", "rejected", "not_a_report"]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from avsteg.domain.errors import TransientError
 from avsteg.ingest.ports import Outbox, PermanentDeliveryError, TemporaryDeliveryError
 from avsteg.storage import outbox as reply_store
-from avsteg.storage.models import ReplyRow
 from avsteg.storage.database import Database
+from avsteg.storage.models import ReplyRow
 
 log = logging.getLogger("avsteg.delivery")
 
@@ -41,7 +41,7 @@ def deliver_due(
     db: Database,
     outbox: Outbox,
     *,
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     only: Sequence[int] | None = None,
     limit: int = 100,
     backoff_seconds: float = 30.0,

@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from avsteg.domain.errors import TransientError
-from avsteg.domain.message import Attachment, InboundMessage
-from avsteg.domain.replies import Outcome, RegisteredReport, RejectedFile, compose_help_reply, compose_reply
+from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
+from avsteg.domain.replies import (
+    Outcome,
+    RegisteredReport,
+    RejectedFile,
+    compose_help_reply,
+    compose_reply,
+)
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.ingest.ports import Outcome as Filing
 from avsteg.parsers.mail import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
 from avsteg.storage import messages as message_store
@@ -61,13 +68,17 @@ class Handled:
     sender: str | None = None
 
     @property
-    def filed_as(self) -> str | None:
-        """Where the mailbox should put it: processed, rejected, or nowhere (not ours)."""
-        if self.outcome in ("registered", "new_version", "duplicate"):
-            return "processed"
-        if self.outcome == "rejected":
-            return "rejected"
-        return None
+    def filed_as(self) -> Filing | None:
+        return filing_for(self.outcome)
+
+
+def filing_for(outcome: str | None) -> Filing | None:
+    """Where the mailbox puts a message after this outcome; None: leave it (not ours, failed)."""
+    if outcome in ("registered", "new_version", "duplicate"):
+        return "processed"
+    if outcome == "rejected":
+        return "rejected"
+    return None
 
 
 @dataclass
@@ -79,7 +90,7 @@ class Pipeline:
     policy: Policy
     replies: ReplyPolicy
     clock: Callable[[], dt.datetime] = field(
-        default=lambda: dt.datetime.now(dt.timezone.utc)
+        default=lambda: dt.datetime.now(dt.UTC)
     )
     convert: Converter | None = None
     max_attempts: int = 5
@@ -90,14 +101,14 @@ class Pipeline:
         self,
         raw: bytes,
         *,
-        position: object | None = None,
+        position: MailboxPosition | None = None,
         received_at: dt.datetime | None = None,
     ) -> Handled:
         message_pk, fresh = self.store_raw(raw, position=position, received_at=received_at)
         return self.process(message_pk)
 
     def store_raw(
-        self, raw: bytes, *, position: object | None = None, received_at: dt.datetime | None = None
+        self, raw: bytes, *, position: MailboxPosition | None = None, received_at: dt.datetime | None = None
     ) -> tuple[int, bool]:
         """Step 1, its own transaction: keep the bytes before anything can go wrong."""
         msg = read_message(raw)
@@ -109,7 +120,7 @@ class Pipeline:
                 sender=msg.sender or None,
                 subject=msg.subject,
                 received_at=received_at or msg.date or self.clock(),
-                position=position,  # type: ignore[arg-type]
+                position=position,
                 now=self.clock(),
             )
             return row.id, fresh
@@ -129,7 +140,7 @@ class Pipeline:
                 if row.state == "processed":
                     return self._already(row)
                 return self._process(s, row, reprocess=reprocess)
-        except Exception as exc:  # noqa: BLE001 - one policy for every failure of ours
+        except Exception as exc:
             kind = "transient" if isinstance(exc, TransientError) else "bug"
             log.exception("message %s failed (%s); it will be retried", message_pk, kind)
             try:
@@ -188,7 +199,7 @@ class Pipeline:
         rejected: list[RejectedFile] = []
         outcomes: list[str] = []
         target = self._correction_target(s, msg)
-        year = (row.received_at or now).astimezone(dt.timezone.utc).year  # AVS-<year received>-NNNN
+        year = (row.received_at or now).astimezone(dt.UTC).year  # AVS-<year received>-NNNN
 
         for attachment in verdict.templates:
             parsed = self._parse(attachment, now)

@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from avsteg.domain.errors import AvstegError, TransientError
+from avsteg.domain.message import MailboxPosition
 
 Outcome = Literal["processed", "rejected"]
-
-
-@dataclass(frozen=True)
-class MailboxPosition:
-    """Where a message sits: stable as long as the folder's UIDVALIDITY does not change."""
-
-    account: str
-    folder: str
-    uidvalidity: int
-    uid: int
 
 
 @dataclass(frozen=True)

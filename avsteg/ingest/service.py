@@ -15,9 +15,11 @@ import datetime as dt
 import logging
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import TransientError
+from avsteg.ingest.ports import Mailbox
 from avsteg.ingest.worker import PollReport, Worker
 
 log = logging.getLogger("avsteg.service")
@@ -61,8 +63,8 @@ class Service:
     """The poll job, the IDLE watcher and any extra scheduled jobs, until told to stop."""
 
     def __init__(self, settings: Settings, worker: Worker,
-                 watcher_factory: Callable[[], object] | None = None,
-                 extra_jobs: Callable[[object], None] | None = None) -> None:
+                 watcher_factory: Callable[[], Mailbox] | None = None,
+                 extra_jobs: Callable[[Any], object] | None = None) -> None:
         self.settings = settings
         self.worker = worker
         self.stop = worker.stop
@@ -79,7 +81,7 @@ class Service:
             return report
         except TransientError as exc:
             log.warning("poll failed, will try again: %s", exc)
-        except Exception:  # noqa: BLE001 - the service keeps running; the message is retried
+        except Exception:
             log.exception("poll crashed; will try again at the next interval")
         return None
 
@@ -97,7 +99,7 @@ class Service:
         scheduler = BackgroundScheduler(timezone="Europe/Stockholm")
         scheduler.add_job(
             self.poll, "interval", seconds=self.settings.worker.poll_interval_seconds, id="poll",
-            max_instances=1, coalesce=True, next_run_time=dt.datetime.now(dt.timezone.utc),
+            max_instances=1, coalesce=True, next_run_time=dt.datetime.now(dt.UTC),
             misfire_grace_time=None,
         )
         if self._extra_jobs is not None:
@@ -114,16 +116,17 @@ class Service:
             scheduler.shutdown(wait=True)  # the poll in hand stops after its current message
             log.info("worker stopped")
 
-    def _watch(self, scheduler) -> None:
+    def _watch(self, scheduler: Any) -> None:
         """Wait in IDLE on a connection of its own; bring the poll forward on news."""
-        watcher = None
+        assert self._watcher_factory is not None
+        watcher: Mailbox | None = None
         while not self.stop.is_set():
             try:
                 if watcher is None:
                     watcher = self._watcher_factory()
                     watcher.open()
                 if watcher.wait_for_news(IDLE_SLICE_SECONDS):
-                    scheduler.modify_job("poll", next_run_time=dt.datetime.now(dt.timezone.utc))
+                    scheduler.modify_job("poll", next_run_time=dt.datetime.now(dt.UTC))
             except TransientError as exc:
                 log.warning("IDLE connection lost (%s); reconnecting", exc)
                 _close(watcher)
@@ -149,7 +152,7 @@ def run_service(settings: Settings, db) -> None:
     service.run_forever()
 
 
-def _scheduled_jobs(settings: Settings, db) -> Callable[[object], None] | None:
+def _scheduled_jobs(settings: Settings, db: Any) -> Callable[[Any], object] | None:
     try:
         from avsteg.register.jobs import add_jobs
     except ImportError:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from avsteg.domain.errors import TransientError
 from avsteg.ingest.delivery import deliver_due
-from avsteg.ingest.pipeline import Handled, Pipeline
+from avsteg.ingest.pipeline import Handled, Pipeline, filing_for
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.storage import ledger
 from avsteg.storage import messages as message_store
@@ -68,7 +68,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     holder: str = field(default_factory=holder_name)
     on_sent: Callable[[bytes], None] | None = None
-    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.timezone.utc))
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def lease_name(self) -> str:
@@ -112,7 +112,7 @@ class Worker:
         for uid in present:
             outcome = known.get(uid)
             if outcome is not None and outcome[0] == "processed":
-                target = _filing(outcome[1])
+                target = filing_for(outcome[1])
                 if target is not None:
                     self.mailbox.file_away(uid, target)
                     report.filed += 1
@@ -132,7 +132,7 @@ class Worker:
             if handled.outcome != "failed":
                 report.delivered += self._deliver(handled.reply_ids)
                 if handled.filed_as is not None:
-                    self.mailbox.file_away(fetched.position.uid, handled.filed_as)  # type: ignore[arg-type]
+                    self.mailbox.file_away(fetched.position.uid, handled.filed_as)
                     report.filed += 1
             done += 1
             if progress is not None:
@@ -152,20 +152,21 @@ class Worker:
                     MessageRow.uidvalidity == uidvalidity,
                 )
             )
-            return {int(uid): (state, outcome, attempts or 0) for uid, state, outcome, attempts in rows}
+            return {int(uid): (state, outcome, attempts or 0)
+                    for uid, state, outcome, attempts in rows if uid is not None}
 
     def _retry_failed(self, done: set[int]) -> int:
         """Stored messages that failed for a reason of ours and were not in this poll's batch
         (e.g. moved by a person meanwhile, or given to ``avsteg ingest``), tried again."""
         with self.db.unit_of_work(readonly=True) as s:
             pending = [
-                (m.id, m.uid, m.uidvalidity, m.account, m.folder)
+                (m.id, m.uid, m.account, m.folder)
                 for m in message_store.pending_messages(s, max_attempts=self.pipeline.max_attempts)
                 if m.id not in done
                 and (m.account is None or (m.account, m.folder) == (self.account, self.folder))
             ]
         count = 0
-        for pk, uid, uidvalidity, account, folder in pending:
+        for pk, uid, account, folder in pending:
             if self.stop.is_set():
                 break
             handled = self.pipeline.process(pk)
@@ -181,7 +182,7 @@ class Worker:
                 and uid is not None
             ):
                 try:
-                    self.mailbox.file_away(uid, handled.filed_as)  # type: ignore[arg-type]
+                    self.mailbox.file_away(uid, handled.filed_as)
                 except TransientError as exc:
                     log.warning("could not file away uid %s: %s", uid, exc)
         return count
@@ -236,13 +237,6 @@ def _dead_local_holder(holder: str) -> bool:
         return False
     return False
 
-
-def _filing(outcome: str | None) -> str | None:
-    if outcome in ("registered", "new_version", "duplicate"):
-        return "processed"
-    if outcome == "rejected":
-        return "rejected"
-    return None
 
 
 def _log_handled(handled: Handled, uid: int | None) -> None:

@@ -33,6 +33,8 @@ _LEADING = re.compile(
 _TRAILING = re.compile(rf"(?:\s*[{MARKS}]|\s+(?:x|\[x\]|\(x\)))\s*$", re.IGNORECASE)
 _DESCRIPTION = re.compile(r"\s*[:\-–—(]")
 _SEPARATORS = re.compile(r"[;,\n\r\v]")
+# The last character of a line _TRAILING can match at all (it is anchored at the end).
+_TRAILING_LAST = frozenset(MARKS + "xX])")
 
 Patterns = tuple[tuple[str, re.Pattern[str]], ...]
 
@@ -73,8 +75,11 @@ def _lines(raw: Any, shown: str | None) -> list[str]:
     for item in items:
         if item is None:
             continue
-        lines.extend(part.strip() for part in _SEPARATORS.split(str(item)))
-    return [line for line in lines if line]
+        for part in _SEPARATORS.split(str(item)):
+            part = part.strip()
+            if part:
+                lines.append(part)
+    return lines
 
 
 def _options(field: Field) -> _Options:
@@ -117,7 +122,7 @@ def _classify(line: str) -> tuple[str, str]:
         boxed |= m["box"] is not None
         pos = m.end()
     rest = line[pos:].strip()
-    if trailing := _TRAILING.search(rest):
+    if rest[-1:] in _TRAILING_LAST and (trailing := _TRAILING.search(rest)):
         marked = marked or bool(rest[: trailing.start()].strip())
         rest = rest[: trailing.start()].strip()
     if not rest:  # a lone mark or box is not a choice

@@ -21,13 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from avsteg.domain.message import MailboxPosition
 from avsteg.domain.report import Problem
 from avsteg.storage.models import OUTCOMES, AttachmentRow, MessageRow, ProblemRow, ReportVersion
 
@@ -36,23 +35,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Position(Protocol):
-    """Anything that says where a message sits in a mailbox."""
-
-    account: str
-    folder: str
-    uidvalidity: int
-    uid: int
-
-
-@dataclass(frozen=True)
-class MailboxPosition:
-    """Where a message sits on the IMAP server; unique for as long as UIDVALIDITY holds."""
-
-    account: str
-    folder: str
-    uidvalidity: int
-    uid: int
+Position = MailboxPosition  # where a message sits in a mailbox (domain type)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -2,7 +2,6 @@
 register and the reply, for every shape of message spec section 3 talks about."""
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import json
@@ -268,13 +267,13 @@ def test_ingest_command_json_contract(tmp_path: Path, capsys):
         files.append(str(tmp_path / name))
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
     assert main(["ingest", *files, "--db", db, "--outbox", str(tmp_path / "out"), "--json"]) == 0
-    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
-    assert [l["outcome"] for l in lines] == ["registered", "ignored", "rejected"]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["outcome"] for line in lines] == ["registered", "ignored", "rejected"]
     assert set(lines[0]) == {"file", "message_id", "outcome", "references", "errors", "reply"}
     assert lines[0]["reply"] and Path(lines[0]["reply"]).exists()
     assert lines[1]["reply"] is None
     assert lines[2]["errors"][0]["field"] == "supplier_orgnr"
     assert main(["list", "--db", db, "--json"]) == 0
-    listed = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(listed) == 1 and listed[0]["reference"] == lines[0]["references"][0]
     assert listed[0]["deviations"] == 1
