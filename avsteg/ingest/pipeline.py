@@ -164,10 +164,7 @@ class Pipeline:
             # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
             # Without a Message-ID, the same bytes (a copy put back by a person) are the same
             # message. Mail that was not ours stays not ours: the mailbox leaves it where it is.
-            earlier = (
-                message_store.find_processed_by_message_id(s, msg.message_id, exclude=row)
-                if msg.message_id else _processed_with_same_bytes(s, row)
-            )
+            earlier = message_store.find_processed_duplicate(s, row)
             if earlier is not None:
                 outcome = "ignored" if earlier.outcome == "ignored" else "duplicate"
                 reason = "same-message-id" if msg.message_id else "same-bytes"
@@ -372,15 +369,6 @@ class Pipeline:
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
             sender=msg.sender,
         )
-
-
-def _processed_with_same_bytes(s, row: MessageRow) -> MessageRow | None:
-    from sqlalchemy import select
-
-    query = select(MessageRow).where(
-        MessageRow.sha256 == row.sha256, MessageRow.state == "processed", MessageRow.id != row.id
-    )
-    return s.scalars(query.order_by(MessageRow.id).limit(1)).first()
 
 
 def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:

@@ -60,8 +60,8 @@ class SmtpOutbox:
             raise ConfigurationError("smtp.host must be set")
         if settings.auth == "xoauth2" and token_provider is None:
             raise ConfigurationError("smtp.auth = xoauth2 needs a token provider")
-        if settings.auth != "none" and not settings.username:
-            raise ConfigurationError("smtp.username must be set (or smtp.auth = none)")
+        if settings.auth == "xoauth2" and not settings.username:
+            raise ConfigurationError("smtp.username must be set for smtp.auth = xoauth2")
         self.settings = settings
         self.envelope_from = envelope_from  # our own address: where bounces belong
         self._token = token_provider
@@ -134,8 +134,8 @@ class SmtpOutbox:
 
     def _login(self, smtp: smtplib.SMTP) -> None:
         s = self.settings
-        if s.auth == "none":
-            return
+        if s.auth == "none" or (s.auth == "password" and not s.username):
+            return  # a relay that trusts our network: no username configured, no login
         user = s.username or ""
         if s.auth == "password":
             password = s.password or ""

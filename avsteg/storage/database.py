@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, inspect
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,6 +130,10 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
         try:
             with self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Two workers starting together on a fresh database: one migrates, the
+                    # other waits here and then finds the schema current. Released at commit.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(715517)"))
                 config.attributes["connection"] = connection
                 getattr(command, command_name)(config, revision)
         except exc.SQLAlchemyError as error:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -116,12 +117,25 @@ def find_processed_by_message_id(
     s: Session, message_id: str, *, exclude: MessageRow | None = None
 ) -> MessageRow | None:
     """The first processed message with this Message-ID (other than ``exclude``), if any."""
-    query = select(MessageRow).where(
-        MessageRow.message_id_header == message_id, MessageRow.state == "processed"
-    )
+    return _first_processed(s, MessageRow.message_id_header == message_id, exclude)
+
+
+def find_processed_duplicate(s: Session, row: MessageRow) -> MessageRow | None:
+    """An earlier processed copy of ``row``: same Message-ID, or (without one) the same bytes."""
+    if row.message_id_header:
+        return find_processed_by_message_id(s, row.message_id_header, exclude=row)
+    return _first_processed(s, MessageRow.sha256 == row.sha256, row)
+
+
+def _first_processed(s: Session, key: Any, exclude: MessageRow | None) -> MessageRow | None:
+    # Filter on the indexed key only and pick the state in Python: with ``state = 'processed'``
+    # in the WHERE clause SQLite chose the state index, which matches nearly every row, and a
+    # backfill slowed with every message (O(N²)). One Message-ID has a handful of rows at most.
+    query = select(MessageRow.id, MessageRow.state).where(key)
     if exclude is not None:
         query = query.where(MessageRow.id != exclude.id)
-    return s.scalars(query.order_by(MessageRow.id).limit(1)).first()
+    first = min((pk for pk, state in s.execute(query) if state == "processed"), default=None)
+    return None if first is None else s.get(MessageRow, first)
 
 
 def get_message(s: Session, message_pk: int) -> MessageRow | None:
