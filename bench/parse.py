@@ -6,13 +6,18 @@ reader alone (``read_found``), the whole ``parse_attachment`` (reader + recognit
 validation), and python-docx ``Document()`` / openpyxl ``load_workbook()`` for contrast.
 Target: ``parse_attachment`` ≤ 3× the floor.
 
-    python bench/parse.py [--repeat 200] [--deviations 6]
+    python bench/parse.py [--repeat 200] [--deviations 6] [--profile [N]]
+
+``--profile`` then runs ``parse_attachment`` under cProfile for each format and prints the N
+(default 25) functions with the most time of their own: where to look next.
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import io
+import pstats
 import statistics
 import sys
 import time
@@ -88,6 +93,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--deviations", type=int, default=6)
+    ap.add_argument("--profile", type=int, nargs="?", const=25, default=0, metavar="N",
+                    help="profile parse_attachment and print the N most expensive functions")
     args = ap.parse_args()
     files = build_files(args.deviations)
     floors = {"docx": floor_docx, "xlsx": floor_xlsx}
@@ -110,7 +117,21 @@ def main() -> int:
         print(f"  parse_attachment (incl. validate)   {full:7.2f} ms   {full / floor:4.1f}× floor"
               f"   {'OK' if full <= 3 * floor else 'ABOVE'} (target ≤ 3×)")
         print(f"  {name:<35} {contrast:7.2f} ms   {contrast / floor:4.1f}× floor")
+    if args.profile:
+        for fmt, data in files.items():
+            profile(f"r.{fmt}", data, args.repeat, args.profile)
     return 0
+
+
+def profile(name: str, data: bytes, repeat: int, top: int) -> None:
+    """cProfile of ``repeat`` parses (its overhead inflates small functions; compare, not add)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeat):
+        parse_attachment(name, data, SCHEMA, today=TODAY)
+    profiler.disable()
+    print(f"\n{name}: {repeat} × parse_attachment under cProfile, by own time")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ class _Options:
 
     ``patterns``: one regex per name, longest first (it wins an overlap). ``exact``: the answer
     of :func:`_named` for each name as the schema spells it (folded), worked out once by the same
-    scan, because a line usually holds just one option's name.
+    scan, because a line usually holds just one option's name. ``lines``: what
+    :func:`_classify` makes of each line as the template prints it or a person ticks it (a box
+    or a mark, a space and a name; or the bare name), worked out once by :func:`_classify`.
     """
 
     def __init__(self, field: Field) -> None:
@@ -56,9 +58,13 @@ class _Options:
             for opt, name in names
         )
         self.exact: dict[str, tuple[str, ...]] = {}
+        self.lines: dict[str, tuple[str, str]] = {}
         for _, name in names:
             folded = _fold(name)
             self.exact[folded] = _scan(folded, self.patterns)
+            for line in (name, *(f"{glyph} {name}" for glyph in MARKS + BOXES)):
+                if line == line.strip() and not _SEPARATORS.search(line):  # one line of a cell
+                    self.lines[line] = _classify(line)
 
 
 # Field → its compiled options; fields live as long as their schema, so this stays small.
@@ -69,17 +75,25 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
-def _lines(raw: Any, shown: str | None) -> list[str]:
-    items = raw if isinstance(raw, (list, tuple)) else [shown or ""]
-    lines: list[str] = []
+def _classified(raw: Any, options: _Options) -> list[tuple[str, str, str]]:
+    """(kind, rest, line) of each line of a cell that is more than a lone box or mark."""
+    items = raw if isinstance(raw, (list, tuple)) else [text_of(raw) or ""]
+    out: list[tuple[str, str, str]] = []
     for item in items:
         if item is None:
+            continue
+        known = options.lines.get(item) if type(item) is str else None
+        if known is not None:
+            if known[1]:
+                out.append((known[0], known[1], item))
             continue
         for part in _SEPARATORS.split(str(item)):
             part = part.strip()
             if part:
-                lines.append(part)
-    return lines
+                kind, rest = _classify(part)
+                if rest:
+                    out.append((kind, rest, part))
+    return out
 
 
 def _options(field: Field) -> _Options:
@@ -91,10 +105,9 @@ def _options(field: Field) -> _Options:
     return hit[1]
 
 
-def _named(text: str, field: Field) -> tuple[str, ...]:
+def _named(text: str, options: _Options) -> tuple[str, ...]:
     """Options a piece of text names; an option followed by `:` or `-` ends the list."""
     folded = _fold(text)
-    options = _options(field)
     known = options.exact.get(folded)
     return known if known is not None else _scan(folded, options.patterns)
 
@@ -136,28 +149,29 @@ def _in_schema_order(chosen: set[str], field: Field) -> list[str]:
 
 def chosen_options(raw: Any, field: Field) -> list[str]:
     """Canonical option names chosen, in schema order; [] when nothing is chosen."""
-    return [] if is_blank(raw) else chosen_in(raw, text_of(raw), field)
+    return [] if is_blank(raw) else chosen_in(raw, field)
 
 
-def chosen_in(raw: Any, shown: str | None, field: Field) -> list[str]:
-    """:func:`chosen_options` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
-    lines = [(kind, rest, line) for line in _lines(raw, shown) for kind, rest in [_classify(line)] if rest]
+def chosen_in(raw: Any, field: Field) -> list[str]:
+    """:func:`chosen_options` of a value already known not to be blank."""
+    options = _options(field)
+    lines = _classified(raw, options)
     marked = [(rest, line) for kind, rest, line in lines if kind == "marked"]
     if marked:
         chosen: set[str] = set()
         for rest, line in marked:
-            named = _named(rest, field)
+            named = _named(rest, options)
             if not named:
                 raise Invalid("invalid_choice", line)
             chosen.update(named)
         return _in_schema_order(chosen, field)
     if any(kind == "boxed" for kind, _, _ in lines):
-        boxed = {o for kind, rest, _ in lines if kind == "boxed" for o in _named(rest, field)}
-        plain = {o for kind, rest, _ in lines if kind == "plain" for o in _named(rest, field)}
+        boxed = {o for kind, rest, _ in lines if kind == "boxed" for o in _named(rest, options)}
+        plain = {o for kind, rest, _ in lines if kind == "plain" for o in _named(rest, options)}
         if boxed | plain >= set(field.options):
             return _in_schema_order(plain, field)  # untouched, or chosen by removing a box
         return _in_schema_order(boxed | plain, field)  # the others were deleted
-    mentioned = {o for _, rest, _ in lines for o in _named(rest, field)}
+    mentioned = {o for _, rest, _ in lines for o in _named(rest, options)}
     if not mentioned:
-        raise Invalid("invalid_choice", shown or "")
+        raise Invalid("invalid_choice", text_of(raw) or "")
     return _in_schema_order(mentioned, field)

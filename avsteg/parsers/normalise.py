@@ -76,7 +76,10 @@ def text_of(raw: Any) -> str | None:
     if isinstance(raw, str):
         text = raw
     elif isinstance(raw, (list, tuple)):
-        text = "\n".join(["" if item is None else str(item) for item in raw])
+        if len(raw) == 1 and isinstance(raw[0], str):
+            text = raw[0]  # a one-paragraph Word cell: joining one line is that line
+        else:
+            text = "\n".join(["" if item is None else str(item) for item in raw])
     elif isinstance(raw, bool):
         text = "Ja" if raw else "Nej"
     elif isinstance(raw, float) and raw.is_integer():
@@ -121,6 +124,7 @@ _MONTHS = {
 _SEP = r"\s*[-/.–−]\s*"
 _YMD = re.compile(rf"(\d{{4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})")
 _YMD_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DMY = re.compile(rf"(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{4}}|\d{{2}})")
 _D_MONTH_Y = re.compile(r"(\d{1,2})(?::[ae]|\.)?[\s.-]*([^\W\d_]+)\.?[\s,.-]*(\d{4}|\d{2})")
 _PREFIX = re.compile(r"^(?:(?:mån|tis|ons|tors|fre|lör|sön)dag(?:en)?\s*,?\s*)?(?:den\s+)?")
@@ -159,15 +163,18 @@ def date_value(raw: Any, shown: str | None, *, date1904: bool = False) -> dt.dat
         if _SERIAL_MIN <= float(raw) + offset <= _SERIAL_MAX:
             return excel_serial_to_date(float(raw), date1904=date1904)
         raise Invalid("invalid_date", shown or str(raw))
-    text = _PREFIX.sub("", (_one_line(shown) or "").casefold()).rstrip(".")
-    text = _TIME.sub("", text).strip()
     parts: tuple[int, int, int] | None = None
-    if m := _YMD.fullmatch(text) or _YMD_COMPACT.fullmatch(text):
-        parts = int(m[1]), int(m[2]), int(m[3])
-    elif m := _DMY.fullmatch(text):
-        parts = _year4(m[3]), int(m[2]), int(m[1])
-    elif (m := _D_MONTH_Y.fullmatch(text)) and m[2] in _MONTHS:
-        parts = _year4(m[3]), _MONTHS[m[2]], int(m[1])
+    if shown is not None and (m := _ISO_DATE.fullmatch(shown)):
+        parts = int(m[1]), int(m[2]), int(m[3])  # as the template asks; what _YMD makes of it
+    else:
+        text = _PREFIX.sub("", (_one_line(shown) or "").casefold()).rstrip(".")
+        text = _TIME.sub("", text).strip()
+        if m := _YMD.fullmatch(text) or _YMD_COMPACT.fullmatch(text):
+            parts = int(m[1]), int(m[2]), int(m[3])
+        elif m := _DMY.fullmatch(text):
+            parts = _year4(m[3]), int(m[2]), int(m[1])
+        elif (m := _D_MONTH_Y.fullmatch(text)) and m[2] in _MONTHS:
+            parts = _year4(m[3]), _MONTHS[m[2]], int(m[1])
     if parts is None:
         raise Invalid("invalid_date", shown or "")
     try:
@@ -233,19 +240,22 @@ def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> t
         approximate = False
     else:
         text = (_one_line(shown) or "").casefold().rstrip(".").strip()
-        if text in _DASHES:
-            return None  # a lone dash means "nothing to report" in Swedish forms
-        approximate = bool(_APPROX.match(text))
-        text = _APPROX.sub("", text)
-        if text.split(" ", 1)[0] in _ZERO_WORDS and _ZERO_PHRASE.fullmatch(text):
-            return Decimal(0), approximate
-        m = _NUMBER.fullmatch(text)
-        body = (m["num"] or "") if m else ""
-        negative = body[:1] in _DASHES
-        value_or_none = _numeral(body.lstrip("-−–").strip(), integer=integer) if body else None
-        if value_or_none is None:
-            raise Invalid(kind, quoted)
-        value = -value_or_none if negative else value_or_none
+        if text.isascii() and text.isdigit():  # plain digits, by far the most common
+            value, approximate = Decimal(text), False
+        else:
+            if text in _DASHES:
+                return None  # a lone dash means "nothing to report" in Swedish forms
+            approximate = bool(_APPROX.match(text))
+            text = _APPROX.sub("", text)
+            if text.split(" ", 1)[0] in _ZERO_WORDS and _ZERO_PHRASE.fullmatch(text):
+                return Decimal(0), approximate
+            m = _NUMBER.fullmatch(text)
+            body = (m["num"] or "") if m else ""
+            negative = body[:1] in _DASHES
+            value_or_none = _numeral(body.lstrip("-−–").strip(), integer=integer) if body else None
+            if value_or_none is None:
+                raise Invalid(kind, quoted)
+            value = -value_or_none if negative else value_or_none
     if value < 0:
         raise Invalid("negative", quoted)
     if integer and value != value.to_integral_value():

@@ -88,14 +88,21 @@ def _shared_strings(pkg: Package, name: str) -> list[str]:
 
 def _rich_text(el: etree._Element, t_tag: str, rph_tag: str) -> str:
     """Plain text or rich-text runs joined; phonetic guides (rPh) left out."""
-    first = el.find(t_tag)
-    if first is not None and len(el) == 1:
-        return first.text or ""
+    if len(el) == 1 and el[0].tag == t_tag:  # plain text: by far the most common
+        return el[0].text or ""
     parts = []
     for t in el.iter(t_tag):
         if t.getparent().tag != rph_tag:
             parts.append(t.text or "")
     return "".join(parts)
+
+
+def _first(parent: etree._Element, tag: str) -> etree._Element | None:
+    """``parent.find(tag)`` for a cell's one or two children, without ElementPath's overhead."""
+    for child in parent:
+        if child.tag == tag:
+            return child
+    return None
 
 
 def _date_styles(pkg: Package, name: str) -> list[bool]:
@@ -141,6 +148,22 @@ def excel_date(serial: float, date1904: bool) -> dt.datetime | None:
     return base + dt.timedelta(seconds=round(serial * 86400))
 
 
+class _SheetTags:
+    """Clark names and compiled XPaths of one SpreadsheetML namespace (transitional or strict)."""
+
+    def __init__(self, s: str) -> None:
+        self.sheet_data, self.row, self.c = f"{{{s}}}sheetData", f"{{{s}}}row", f"{{{s}}}c"
+        self.v, self.is_, self.t, self.rph = f"{{{s}}}v", f"{{{s}}}is", f"{{{s}}}t", f"{{{s}}}rPh"
+        ns = {"s": s}
+        self.count_cells = etree.XPath("count(s:row/s:c)", namespaces=ns)
+        # The children of cells (a value, an inline string, a formula): a template's sheet is
+        # mostly styled empty cells, and selecting these in C skips those without a Python loop.
+        self.cell_children = etree.XPath("s:row/s:c/*", namespaces=ns)
+
+
+_SHEET_TAGS = {ns: _SheetTags(ns) for ns in (NS_S, NS_S_STRICT)}
+
+
 class _SheetReader:
     def __init__(self, strings: list[str], date_styles: list[bool], date1904: bool) -> None:
         self.strings = strings
@@ -149,49 +172,86 @@ class _SheetReader:
 
     def read(self, root: etree._Element) -> Grid:
         s = _ns(root, NS_S)
-        row_tag, c_tag, v_tag, is_tag = f"{{{s}}}row", f"{{{s}}}c", f"{{{s}}}v", f"{{{s}}}is"
-        t_tag, rph_tag = f"{{{s}}}t", f"{{{s}}}rPh"
+        tags = _SHEET_TAGS.get(s) or _SheetTags(s)
         grid: Grid = {}
-        data = root.find(f"{{{s}}}sheetData")
+        data = root.find(tags.sheet_data)
         if data is None:
             return grid
-        cells = 0
+        if tags.count_cells(data) > MAX_CELLS:
+            return self.read_capped(data, tags)
+        filled: dict[etree._Element, list[etree._Element]] = {}  # row → its non-empty cells
+        last = None
+        for child in tags.cell_children(data):
+            c = child.getparent()
+            if c is not last:  # a cell's children come together (document order)
+                filled.setdefault(c.getparent(), []).append(c)
+                last = c
         row_no = 0
-        for row in data.iterchildren(row_tag):
+        for row in data.iterchildren(tags.row):
             r = row.get("r")
             row_no = int(r) if r and r.isdigit() else row_no + 1
+            cells = filled.get(row)
+            if cells is None:
+                continue
             values: dict[int, RawValue] = {}
-            col = 0
-            last_ref: str | None = None  # ref of the last cell skipped without parsing it
-            for c in row.iterchildren(c_tag):
-                cells += 1
-                if cells > MAX_CELLS:
-                    return grid
+            for c in cells:
                 ref = c.get("r")
-                if not len(c):  # styled but empty: by far the most common cell in a template
-                    if ref is None:
-                        col += 1
-                    else:
-                        last_ref = ref
-                    continue
-                if ref is not None:
-                    col = _column(ref)
-                else:
-                    col = (_column(last_ref) if last_ref else col) + 1
-                last_ref = None
-                value = self.value(c, v_tag, is_tag, t_tag, rph_tag)
+                if ref is None:  # placed after the cells before it, empty ones included
+                    values = self.row_values(row, tags)
+                    break
+                value = self.value(c, tags)
                 if value is not None and value != "":
-                    values[col] = value
+                    values[_column(ref)] = value
             if values:
                 grid[row_no] = values
         return grid
 
-    def value(self, c: etree._Element, v_tag: str, is_tag: str, t_tag: str, rph_tag: str) -> Any:
+    def read_capped(self, data: etree._Element, tags: _SheetTags) -> Grid:
+        """Cell by cell, stopping at :data:`MAX_CELLS` (the current row is left out)."""
+        grid: Grid = {}
+        cells = 0
+        row_no = 0
+        for row in data.iterchildren(tags.row):
+            r = row.get("r")
+            row_no = int(r) if r and r.isdigit() else row_no + 1
+            count = sum(1 for _ in row.iterchildren(tags.c))
+            if cells + count > MAX_CELLS:
+                return grid
+            cells += count
+            values = self.row_values(row, tags)
+            if values:
+                grid[row_no] = values
+        return grid
+
+    def row_values(self, row: etree._Element, tags: _SheetTags) -> dict[int, RawValue]:
+        """Column → value of one row, walking every cell (a cell without ``r`` follows the last)."""
+        values: dict[int, RawValue] = {}
+        col = 0
+        last_ref: str | None = None  # ref of the last cell skipped without parsing it
+        for c in row.iterchildren(tags.c):
+            ref = c.get("r")
+            if not len(c):  # styled but empty: by far the most common cell in a template
+                if ref is None:
+                    col += 1
+                else:
+                    last_ref = ref
+                continue
+            if ref is not None:
+                col = _column(ref)
+            else:
+                col = (_column(last_ref) if last_ref else col) + 1
+            last_ref = None
+            value = self.value(c, tags)
+            if value is not None and value != "":
+                values[col] = value
+        return values
+
+    def value(self, c: etree._Element, tags: _SheetTags) -> Any:
         kind = c.get("t", "n")
         if kind == "inlineStr":
-            inline = c.find(is_tag)
-            return _rich_text(inline, t_tag, rph_tag) if inline is not None else None
-        v = c.find(v_tag)
+            inline = _first(c, tags.is_)
+            return _rich_text(inline, tags.t, tags.rph) if inline is not None else None
+        v = _first(c, tags.v)
         text = v.text if v is not None else None
         if text is None:
             return None
@@ -252,10 +312,11 @@ class _Collector:
             for row_no in sorted(grid):
                 cells = grid[row_no]
                 if header is None:
-                    header = self.header(cells)
+                    labels = self.labels(cells)
+                    header = self.header(cells, labels)
                     if header is not None:
                         continue
-                    self.label_row(cells)
+                    self.label_row(cells, labels)
                     continue
                 block: dict[str, RawValue] = {}
                 for col, fld in header.items():
@@ -268,31 +329,33 @@ class _Collector:
                 if any(v is not None for v in block.values()):
                     self.found.deviations.append(block)
             if header is not None:
-                for col, fld in header.items():
+                for fld in header.values():
                     self.seen.add(fld.key)
                     if fld.scope == "report":
                         self.set_report(fld.key, first_values.get(fld.key))
         self.found.recognised_labels = len(self.seen)
 
-    def header(self, cells: dict[int, RawValue]) -> dict[int, Field] | None:
+    def labels(self, cells: dict[int, RawValue]) -> dict[int, Field | None]:
+        """Column → the field its text names (None: no label), for every text cell of a row."""
+        return {col: self.index.get(value) for col, value in cells.items() if isinstance(value, str)}
+
+    def header(self, cells: dict[int, RawValue], labels: dict[int, Field | None]) -> dict[int, Field] | None:
         """Column → field when this row holds several deviation labels, else None."""
         mapping: dict[int, Field] = {}
-        for col, value in cells.items():
-            if isinstance(value, str):
-                fld = self.index.get(value)
-                if fld is not None and all(f.key != fld.key for f in mapping.values()):
-                    mapping[col] = fld
+        for col, fld in labels.items():
+            if fld is not None and all(f.key != fld.key for f in mapping.values()):
+                mapping[col] = fld
         deviation_labels = sum(1 for f in mapping.values() if f.scope == "deviation")
         return mapping if deviation_labels >= HEADER_MIN_LABELS else None
 
-    def label_row(self, cells: dict[int, RawValue]) -> None:
+    def label_row(self, cells: dict[int, RawValue], labels: dict[int, Field | None]) -> None:
         """`Label | value` (value in the next non-empty cell), or `Label: value` in one cell."""
         cols = sorted(cells)
         first = cells[cols[0]]
         if not isinstance(first, str):
             return
         value: RawValue = cells[cols[1]] if len(cols) > 1 else None
-        fld = self.index.get(first)
+        fld = labels[cols[0]]
         if fld is None:
             head, sep, rest = first.partition(":")
             if not sep:
