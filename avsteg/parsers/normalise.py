@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from avsteg.domain.schema import Field
 
 
+QUOTE_LIMIT = 80
+
+
 class Invalid(ValueError):
     """Raised when a value is present but cannot be read as the field's type.
 
@@ -29,6 +32,8 @@ class Invalid(ValueError):
     """
 
     def __init__(self, kind: str, value: str, **extra: object) -> None:
+        if len(value) > QUOTE_LIMIT:  # a reply quotes what was found, not a whole pasted page
+            value = value[: QUOTE_LIMIT - 1].rstrip() + "…"
         super().__init__(f"{kind}: {value!r}")
         self.kind = kind
         self.value = value
@@ -225,6 +230,9 @@ def _tidy(value: Decimal) -> Decimal:
     return Decimal(int(value)) if value == value.to_integral_value() else value.normalize()
 
 
+_TOO_BIG = 10**15
+
+
 def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> tuple[Decimal, bool] | None:
     """(value, approximate) of a non-blank ``raw`` or None; raises Invalid(kind) or Invalid("negative")."""
     quoted = shown or ""
@@ -232,7 +240,7 @@ def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> t
         raise Invalid(kind, quoted)
     if isinstance(raw, (int, float, Decimal)):
         if isinstance(raw, float):
-            if not math.isfinite(raw):
+            if not math.isfinite(raw) or abs(raw) >= _TOO_BIG:
                 raise Invalid(kind, quoted)
             value = Decimal(repr(raw)).quantize(_NANO)
         else:
@@ -258,6 +266,8 @@ def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> t
             value = -value_or_none if negative else value_or_none
     if value < 0:
         raise Invalid("negative", quoted)
+    if value >= _TOO_BIG:  # no count in a report is this big; Decimal arithmetic would overflow
+        raise Invalid(kind, quoted)
     if integer and value != value.to_integral_value():
         raise Invalid(kind, quoted)
     return _tidy(value), approximate
@@ -301,7 +311,7 @@ def year_value(raw: Any, shown: str | None, *, date1904: bool = False) -> int:
     if isinstance(raw, bool):
         raise Invalid("invalid_year", shown or "")
     if isinstance(raw, (int, float, Decimal)):
-        if float(raw) == int(raw) and 1000 <= int(raw) <= 9999:
+        if math.isfinite(raw) and 1000 <= raw <= 9999 and float(raw) == int(raw):
             return int(raw)
         raise Invalid("invalid_year", shown or "")
     text = (_one_line(shown) or "").casefold().rstrip(".")

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from avsteg.config.schema import default_schema
+from avsteg.parsers import normalise as n
 from avsteg.parsers.normalise import (
     Invalid,
     Number,
@@ -347,3 +348,11 @@ def test_any_subset_left_after_deleting_is_chosen(kept):
     expected = [o for o in MEASURES.options if o in kept]
     assert chosen_options([f"☐ {o}" for o in expected], MEASURES) == expected
     assert chosen_options("; ".join(o.lower() for o in expected), MEASURES) == expected
+
+
+@pytest.mark.parametrize("raw", [float("nan"), float("inf"), 1e20, -1e300, "1" * 40])
+def test_absurd_numbers_are_invalid_not_crashes(raw):
+    for normalise in (n.normalise_integer, n.normalise_decimal, n.normalise_year):
+        with pytest.raises(n.Invalid) as caught:
+            normalise(raw)
+        assert len(caught.value.value) <= n.QUOTE_LIMIT
