@@ -69,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"avsteg: the {name} command is not available in this build", file=sys.stderr)
         return 2
-    return int(module.run(args) or 0)
+    from avsteg.domain.errors import ConfigurationError
+
+    try:
+        return int(module.run(args) or 0)
+    except ConfigurationError as exc:  # a setting is missing or wrong: say which, no traceback
+        print(f"avsteg {name}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,12 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import build_outbox, build_pipeline, open_database
     from avsteg.ingest.delivery import deliver_due
 
+    from avsteg.domain.errors import ConfigurationError
+
     settings = settings_from(args)
+    if not (args.outbox or args.no_replies or settings.smtp.host or settings.worker.outbox_dir):
+        raise ConfigurationError("replies have nowhere to go: give --outbox DIR, set smtp.host, "
+                                 "or use --no-replies")
     db = open_database(settings)
     pipeline = build_pipeline(settings, db, send_replies=not args.no_replies)
     outbox = build_outbox(settings, args.outbox) if pipeline.replies.send else None
