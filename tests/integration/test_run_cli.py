@@ -201,3 +201,23 @@ def test_sigterm_while_waiting_exits_quickly(dovecot, mail_user, smtp_server, tm
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_json_log_has_one_line_per_message(dovecot, mail_user, smtp_server, tmp_path):
+    """Operators read `journalctl -u avsteg` / `docker compose logs`: one JSON object per line,
+    one line per handled message, with its outcome and reference."""
+    expect = _mailbox(dovecot, mail_user)
+    env = worker_environ(dovecot, mail_user, smtp_server, f"sqlite:///{tmp_path / 'log.sqlite'}")
+    run = avsteg(["run", "--once"], env, cwd=tmp_path)
+    events = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    handled = [e for e in events if e.get("event") == "message"]
+    assert len(handled) == 7  # every message in the folder, human mail included
+    by_id = {e["message_id"]: e for e in handled}
+    for mid in expect["reports"]:
+        assert by_id[mid]["outcome"] == "registered"
+        assert by_id[mid]["references"][0].startswith("AVS-")
+    for mid in expect["rejects"]:
+        assert by_id[mid]["outcome"] == "rejected"
+    for mid in expect["human"]:
+        assert by_id[mid]["outcome"] == "ignored" and by_id[mid]["references"] == []
+    assert all({"time", "level", "uid", "reason"} <= set(e) for e in handled)
