@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # command name → module under avsteg.commands
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:  # a setting is missing or wrong: say which, no traceback
         print(f"avsteg {name}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # ``avsteg list --json | head``: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,22 +45,36 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         for line in lines:
             print_json(line)
-        return 0
-    print_table(lines)
+    else:
+        print_table(lines)
     return 0
 
 
 def print_table(lines: list[dict]) -> None:
+    """The register as a table; times in local (Stockholm) time, as ``show`` and the export."""
+    import datetime as dt
+
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Avstegsregistret – {len(lines)} rapporter")
-    for header in ("Referens", "Ver.", "Förvaltning/bolag", "Typ av rapport", "År", "Avsteg",
-                   "Arbetstillfällen", "Mottagen", "Status"):
-        table.add_column(header, justify="right" if header in ("Ver.", "År", "Avsteg", "Arbetstillfällen") else "left")
+    from avsteg.register.rows import local_time
+
+    def when(text: str | None) -> str:
+        return local_time(dt.datetime.fromisoformat(text)).strftime("%Y-%m-%d %H:%M") if text else ""
+
+    withdrawn = sum(1 for row in lines if row["status"] != "aktuell")
+    title = f"Avstegsregistret – {len(lines)} rapporter"
+    if withdrawn:
+        title += f", varav {withdrawn} återkallad{'e' if withdrawn > 1 else ''}"
+    table = Table(title=title)
+    # Codes, numbers and times never wrap; the organisation's name wraps when space is short.
+    for header, numeric in (("Referens", False), ("Ver.", True), ("Förvaltning/bolag", False),
+                            ("Typ av rapport", False), ("År", True), ("Avsteg", True),
+                            ("Arbetstillfällen", True), ("Mottagen", False), ("Status", False)):
+        table.add_column(header, justify="right" if numeric else "left",
+                         no_wrap=header != "Förvaltning/bolag", overflow="fold")
     for row in lines:
         table.add_row(row["reference"], str(row["version"]), row["organisation"] or "",
                       row["report_type"] or "", str(row["year"] or ""), str(row["deviations"]),
-                      str(row["jobs_created"]), (row["received_at"] or "")[:16].replace("T", " "),
-                      row["status"])
-    Console(width=None if sys.stdout.isatty() else 120).print(table)
+                      str(row["jobs_created"]), when(row["received_at"]), row["status"])
+    Console(width=None if sys.stdout.isatty() else 140).print(table)

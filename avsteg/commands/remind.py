@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import build_outbox, open_database, schema_of
     from avsteg.ingest.delivery import deliver_due
     from avsteg.register.jobs import month_day, plan_reminders, queue_reminders
+    from avsteg.register.query import register_rows
+    from avsteg.register.reminders import who_owes_annual
     from avsteg.register.rows import local_time
 
     settings = settings_from(args)
@@ -44,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
         with db.unit_of_work(readonly=True) as s:
             plans = plan_reminders(s, schema, year, today=today, which=args.which,
                                    second_from=second_from)
+            reports: list[Any] = list(register_rows(s, year=year, schema=schema).reports)
+            owing = who_owes_annual(reports, year, schema)
         lines: list[dict[str, Any]] = [{
             "organisation": p.debtor.organisation,
             "contact_name": p.debtor.contact_name,
             "contact_email": p.debtor.contact_email,
+            "contact_emails": list(p.debtor.recipients),
             "which": p.which,
             "year": p.year,
             "references": list(p.debtor.references),
@@ -68,10 +73,16 @@ def run(args: argparse.Namespace) -> int:
             print_json(line)
     else:
         what = "skulle få" if args.dry_run else "får"
-        if not lines:
-            say(f"Ingen {what} en påminnelse om helårsrapport för {year}.")
-        for line in lines:
+        if not lines and not owing:
+            say(f"Ingen saknar en helårsrapport för {year}: alla som skickat händelserapporter "
+                "har också skickat en helårsrapport.")
+        elif not lines:
+            who = "den som saknar" if len(owing) == 1 else f"de {len(owing)} som saknar"
+            which = {"first": "den första ", "second": "den andra "}.get(args.which or "", "")
+            say(f"Ingen ny påminnelse om helårsrapport för {year}: {who} den har redan fått "
+                f"{which}påminnelsen.")
+        for line in lines:  # the command's result, like ``avsteg list``'s table: stdout
             kind = "första" if line["which"] == "first" else "andra"
-            say(f"{line['organisation']}: {line['contact_email']} {what} {kind} påminnelsen "
-                f"({', '.join(line['references'])})")
+            print(f"{line['organisation']}: {', '.join(line['contact_emails'])} {what} {kind} "
+                  f"påminnelsen ({', '.join(line['references'])})")
     return 0

@@ -168,8 +168,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
+        from avsteg.commands.show import OUTCOMES
+
         refs = ", ".join(handled.references) or "–"
+        before = OUTCOMES.get(result.previous_outcome or "", result.previous_outcome)
+        now = OUTCOMES.get(handled.outcome, handled.outcome)
+        reason = f" ({handled.reason})" if handled.reason and handled.reason != handled.outcome \
+            else ""
         say(f"Meddelande #{result.original_pk} ({handled.message_id}): "
-            f"tidigare {result.previous_outcome or 'ej behandlat'}, nu {handled.outcome} "
-            f"({handled.reason}); referenser: {refs}; svar: {len(reply_paths)}")
+            f"tidigare {before or 'ej behandlat'}, nu {now}{reason}; referenser: {refs}; "
+            f"svar: {len(reply_paths)}")
     return 1 if handled.outcome == "failed" else 0

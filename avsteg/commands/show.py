@@ -246,9 +246,12 @@ def print_details(details: dict[str, Any], schema: Any, console: Any = None) -> 
     console.rule("Meddelanden")
     for m in details["messages"]:
         again = f", omkörning av #{m['reprocess_of']}" if m["reprocess_of"] else ""
-        outcome = OUTCOMES.get(m["outcome"] or m["state"], m["outcome"] or m["state"])
-        console.print(f"#{m['message']} {m['message_id'] or '–'}: {outcome} "
-                      f"({m['reason'] or '–'}), behandlat {_when(m['processed_at'])}{again}")
+        code = m["outcome"] or m["state"]
+        outcome = OUTCOMES.get(code, code)
+        # The reason is a code for whoever debugs; it adds nothing when it repeats the outcome.
+        reason = f" ({m['reason']})" if m["reason"] and m["reason"] != code else ""
+        console.print(f"#{m['message']} {m['message_id'] or '–'}: {outcome}{reason}, "
+                      f"behandlat {_when(m['processed_at'])}{again}")
         for p in m["errors"]:
             where = f"{schema.deviation_heading} {p['deviation']}: " if p["deviation"] else ""
             console.print(f"    Fel: {where}{p['label'] or ''}{': ' if p['label'] else ''}"

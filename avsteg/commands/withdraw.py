@@ -11,11 +11,13 @@ import argparse
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 
 HELP = "withdraw a report (återkalla): kept with its history, left out of the register's figures"
+NO_REASON = "Inget skäl angivet"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", metavar="REF", help="reference number, e.g. AVS-2026-0001")
-    p.add_argument("--reason", required=True, help="why (kept with the report)")
+    p.add_argument("--reason", help="why (kept with the report; shown by show and in the export's "
+                   f"Rapporter sheet; default: {NO_REASON!r})")
     add_db_argument(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     db = open_database(settings_from(args))
     try:
         try:
-            status, details = withdraw(db, args.reference, args.reason)
+            reason = NO_REASON if args.reason is None else args.reason
+            status, details = withdraw(db, args.reference, reason)
         except ValueError:
             say("avsteg withdraw: ange ett skäl med --reason")
             return 2

@@ -24,6 +24,12 @@ Outcome = Literal["registered", "new_version", "duplicate"]
 DEVIATION_SUMMARY = ("procurement", "supplier", "jobs_created")
 REPORT_SUMMARY = ("organisation", "report_type", "year")
 MAX_REFERENCES = 20
+# A help reply's line for a readable Word/Excel file that is not the template (a document the
+# sender wrote themselves): the register can only read the template's fields.
+NOT_A_TEMPLATE = (
+    "Filen är inte mallen för avstegsrapporter, så uppgifterna kan inte läsas in. Fyll i mallen "
+    "och skicka den som bilaga (.docx eller .xlsx)."
+)
 
 
 @dataclass(frozen=True)

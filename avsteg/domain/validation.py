@@ -233,6 +233,7 @@ def _derive_years(
 
 _PUNCTUATION = re.compile(r"[^\w\s]")
 _CITY_PREFIX = re.compile(r"^göteborgs stads?\s+(?=\w)")
+_DISTRICT = re.compile(r"\bstadsdel\b")
 _ORGANISATION_WORDS = re.compile(r"s?förvaltning(?:en)?\b|\b(?:ab|aktiebolag|sdf)\b")
 
 
@@ -241,6 +242,7 @@ def _fold_organisation(name: str) -> str:
     text = _PUNCTUATION.sub(" ", text)
     text = _CITY_PREFIX.sub("", " ".join(text.split()))
     text = _ORGANISATION_WORDS.sub(" ", text)
+    text = _DISTRICT.sub(" ", text)  # `SDF Majorna-Linné`, `Stadsdelsförvaltningen Angered`
     return " ".join(text.split())
 
 

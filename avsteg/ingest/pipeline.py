@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
 from avsteg.domain.replies import (
+    NOT_A_TEMPLATE,
     Outcome,
     RegisteredReport,
     RejectedFile,
@@ -119,7 +120,7 @@ class Pipeline:
                 message_id=msg.message_id,
                 sender=msg.sender or None,
                 subject=msg.subject,
-                received_at=received_at or msg.date or self.clock(),
+                received_at=received_at or _sent_at(msg.date, self.clock()),
                 position=position,
                 now=self.clock(),
             )
@@ -138,7 +139,7 @@ class Pipeline:
                 if row is None:
                     raise LookupError(f"message {message_pk} vanished")
                 if row.state == "processed":
-                    return self._already(row)
+                    return self._already(s, row)
                 return self._process(s, row, reprocess=reprocess)
         except Exception as exc:
             kind = "transient" if isinstance(exc, TransientError) else "bug"
@@ -150,10 +151,16 @@ class Pipeline:
                 log.error("could not record the failure of message %s", message_pk)
             return Handled(message_pk, None, "failed", f"{kind}: {exc}")
 
-    def _already(self, row: MessageRow) -> Handled:
-        """Seen before (same mailbox position, or the same bytes given again): say so, no reply."""
+    def _already(self, s, row: MessageRow) -> Handled:
+        """Seen before (same mailbox position, or the same bytes given again): say so, no reply.
+
+        Mail that was not ours stays not ours (``ignored``), so the mailbox still leaves it
+        where it is instead of filing it away as processed; a report names its references.
+        """
+        outcome = "ignored" if row.outcome == "ignored" else "duplicate"
         return Handled(
-            row.id, row.message_id_header, "duplicate", "already-processed", sender=row.sender
+            row.id, row.message_id_header, outcome, "already-processed",
+            references=_earlier_references(s, row.message_id_header), sender=row.sender,
         )
 
     def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
@@ -168,7 +175,9 @@ class Pipeline:
             if earlier is not None:
                 outcome = "ignored" if earlier.outcome == "ignored" else "duplicate"
                 reason = "same-message-id" if msg.message_id else "same-bytes"
-                return self._finish(s, row, msg, outcome, reason, now=now)
+                # The references of what the first copy registered (spec 4's JSON), no reply.
+                return self._finish(s, row, msg, outcome, reason, now=now,
+                                    references=_earlier_references(s, msg.message_id))
 
         verdict = triage(msg, self.policy, self._is_template)
         self._record_attachments(s, row, msg)
@@ -176,17 +185,24 @@ class Pipeline:
             return self._finish(s, row, msg, "ignored", verdict.reason, now=now)
         if verdict.kind == "needs_help":
             reply = None
+            # The same problems the help reply lists, also as the outcome's errors (ingest
+            # --json, the message's record): "rejected" always says why.
+            problems = self._help_problems(msg)
+            errors = tuple(Problem(field=None, deviation=None, label=None, message=p)
+                           for p in problems)
+            message_store.record_problems(s, row, errors, severity="error")
             if self._may_reply(s, msg, verdict, now):
                 reply = compose_help_reply(
                     msg,
-                    problems=self._help_problems(msg),
+                    problems=problems,
                     schema=self.schema,
                     service_address=self.replies.service_address,
                     service_name=self.replies.service_name,
                     now=now,
                     blank_templates=self._blank_templates(),
                 )
-            return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help", now=now)
+            return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help",
+                                errors=errors, now=now)
 
         return self._register_templates(s, row, msg, verdict, now)
 
@@ -236,7 +252,8 @@ class Pipeline:
         outcome = _overall(outcomes)
         reason = ", ".join(sorted(set(outcomes))) or "all-rejected"
         reply = None
-        if self._may_reply(s, msg, verdict, now):
+        registers = any(o in ("registered", "new_version") for o in outcomes)
+        if self._may_reply(s, msg, verdict, now, registers=registers):
             reply = compose_reply(
                 msg,
                 registered=registered,
@@ -307,6 +324,8 @@ class Pipeline:
             parsed = parse_attachment(a.path, a.data, self.schema, today=self.clock().date())
             if parsed.status == "rejected" and parsed.errors:
                 out.append(f"{a.path}: {parsed.errors[0].message}")
+            elif parsed.status == "not_a_report":  # a document of their own, not the template
+                out.append(f"{a.path}: {NOT_A_TEMPLATE}")
         return out
 
     def _blank_templates(self) -> list[tuple[str, bytes]]:
@@ -329,10 +348,17 @@ class Pipeline:
             )
 
     # -- replies ---------------------------------------------------------------------------
-    def _may_reply(self, s, msg: InboundMessage, verdict: Triage, now: dt.datetime) -> bool:
+    def _may_reply(self, s, msg: InboundMessage, verdict: Triage, now: dt.datetime, *,
+                   registers: bool = False) -> bool:
+        """Whether to answer: never where triage forbids it; a receipt for something that
+        entered the register always; anything else (errors, help, "already registered") at most
+        ``per_sender_per_hour`` times an hour per sender, which is what stops a mail loop."""
         if not self.replies.send or not verdict.reply_allowed:
             return False
-        recent = reply_store.replies_sent_to(s, msg.reply_address, since=now - dt.timedelta(hours=1))
+        if registers:
+            return True
+        since = now - dt.timedelta(hours=1)
+        recent = reply_store.unproductive_replies_to(s, msg.reply_address, since=since)
         if recent >= self.replies.per_sender_per_hour:
             log.warning("rate limit: no reply to %s (%d in the last hour)", msg.reply_address, recent)
             return False
@@ -369,6 +395,21 @@ class Pipeline:
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
             sender=msg.sender,
         )
+
+
+def _sent_at(date: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """The Date header as the time received, but never in the future: the reference year
+    (AVS-<year>-NNNN) must not follow a sender's wrong clock (or a forged Date) to 2100."""
+    if date is None:
+        return now
+    return min(date, now) if date.tzinfo and now.tzinfo else date
+
+
+def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:
+    """References of the reports registered from earlier copies of the message ``message_id``."""
+    if not message_id:
+        return ()
+    return tuple(r.reference for r in report_store.find_reports_for_thread(s, [message_id]))
 
 
 def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:

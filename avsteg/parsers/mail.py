@@ -15,13 +15,8 @@ Library choice:
   without a file name; ``policy.default`` raises on some malformed headers when they are
   *read*. ``compat32`` keeps the raw values and never raises on access. Speed is the same
   (about 2 ms for a typical message with a template, both ways).
-* Address headers (From, Reply-To, To, Cc, Return-Path) go through mail-parser's
-  ``get_addresses(decode_names=True)``: unlike ``email.utils.getaddresses`` it decodes an RFC
-  2047 display name in place, so ``=?utf-8?q?Andersson=2C_=C3=85sa?=`` stays one mailbox.
-* Other headers and file names are decoded here (:func:`decode_words`) rather than with
-  mail-parser's ``decode_header_part``, which drops every non-ASCII letter of an encoded word in
-  an unknown charset (``=?x-unknown?q?R=E4ttad?=`` → ``Rttad``); we fall back to UTF-8, then
-  Windows-1252, which is what Swedish mail is.
+* Headers and addresses are read in ``mail_headers`` (addresses split before RFC 2047 names
+  are decoded, 8-bit recovered).
 * Zip attachments and ``winmail.dat`` are opened in ``mail_containers`` (archive caps,
   tnefparse); text and charsets in ``mail_text``.
 
@@ -38,14 +33,12 @@ import dataclasses
 import logging
 import quopri
 import re
-from datetime import UTC, datetime
 from email import policy
-from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
 
 from avsteg.domain.message import FORWARDED, InboundMessage
+from avsteg.parsers import mail_headers as H
 from avsteg.parsers import mail_text
 from avsteg.parsers.mail_containers import (
     Walk,
@@ -57,6 +50,7 @@ from avsteg.parsers.mail_containers import (
     make_attachment,
     recognise_type,
 )
+from avsteg.parsers.mail_headers import decode_words, recover_8bit
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +58,6 @@ MAX_RAW_BYTES = 64 * 1024 * 1024  # Exchange Online refuses more than 35 MB by d
 MAX_PARTS = 500
 MAX_DECODED_BYTES = 150 * 1024 * 1024
 MAX_DEPTH = 40
-MAX_HEADERS = 1000
 
 SIGNATURE_TYPES = frozenset({
     "application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature",
@@ -127,27 +120,28 @@ def _headers_only(raw: bytes) -> Message:
 
 
 def _build(msg: Message, raw: bytes, walk: bool = True) -> InboundMessage:
-    headers = _header_map(msg)
+    headers = H.header_map(msg)
+    addresses = H.address_headers(msg)
     walker = Walk(max_parts=MAX_PARTS, max_bytes=MAX_DECODED_BYTES)
     if walk:
         _walk(msg, walker, origin="", depth=0, forwarded=False)
     if walker.truncated:
         log.warning("message has more than %d parts or %d bytes; rest not read",
                     MAX_PARTS, MAX_DECODED_BYTES)
-    sender_name, sender = _first_address(headers, "from")
-    _, reply_to = _first_address(headers, "reply-to")
+    sender_name, sender = H.first_address(addresses, "from")
+    _, reply_to = H.first_address(addresses, "reply-to")
     return InboundMessage(
-        message_id=_message_id(_first(headers, "message-id")),
+        message_id=H.message_id(H.first(headers, "message-id")),
         sender=sender or "",
         sender_name=sender_name or None,
         reply_to=reply_to or None,
-        return_path=_return_path(headers),
-        to=_all_addresses(headers, "to"),
-        cc=_all_addresses(headers, "cc"),
-        subject=_first(headers, "subject") or "",
-        date=_date(_first(headers, "date")),
-        in_reply_to=_message_ids(_first(headers, "in-reply-to")),
-        references=_message_ids(" ".join(headers.get("references", ()))),
+        return_path=H.return_path(addresses),
+        to=H.all_addresses(addresses, "to"),
+        cc=H.all_addresses(addresses, "cc"),
+        subject=H.first(headers, "subject") or "",
+        date=H.parse_date(H.first(headers, "date")),
+        in_reply_to=H.message_ids(H.first(headers, "in-reply-to")),
+        references=H.message_ids(" ".join(headers.get("references", ()))),
         headers={k: tuple(v) for k, v in headers.items()},
         content_type=_safe_content_type(msg),
         text=walker.text(),
@@ -281,7 +275,26 @@ def part_filename(part: Message) -> str:
         name = part.get_filename() or ""
     except Exception:  # noqa: BLE001 - a broken RFC 2231 parameter
         name = ""
+    if "\ufffd" in name:
+        # A raw 8-bit name (Gmail, Outlook for Mac: filename="Händelse.docx" in UTF-8): compat32
+        # hands header values with 8-bit bytes back as U+FFFD, so read the raw header instead.
+        name = _raw_8bit_filename(part) or name
     return clean_filename(decode_words(name) if name else "")
+
+
+_RAW_NAME = re.compile(r'(?:^|;)\s*(filename|name)\s*=\s*(?:"([^"]*)"|([^;\s]+))', re.IGNORECASE)
+
+
+def _raw_8bit_filename(part: Message) -> str:
+    """``filename=`` (else ``name=``) as written, 8-bit bytes read as UTF-8, else cp1252."""
+    found: dict[str, str] = {}
+    for header, value in part.raw_items():
+        if str(header).lower() not in ("content-disposition", "content-type"):
+            continue
+        text = re.sub(r"\r?\n(?=[ \t])", "", recover_8bit(str(value)))
+        for match in _RAW_NAME.finditer(text):
+            found.setdefault(match.group(1).lower(), match.group(2) or match.group(3) or "")
+    return found.get("filename") or found.get("name") or ""
 
 
 def _disposition(part: Message) -> str:
@@ -296,121 +309,3 @@ def _safe_content_type(part: Message) -> str:
         return part.get_content_type().lower()
     except Exception:  # noqa: BLE001
         return "application/octet-stream"
-
-
-# --- headers ---------------------------------------------------------------------------------
-
-
-def decode_words(value: str) -> str:
-    """Decode RFC 2047 words and raw 8-bit text; unknown charsets fall back to UTF-8/cp1252."""
-    value = recover_8bit(value)
-    value = re.sub(r"\r?\n(?=[ \t])", "", value)
-    if "=?" not in value:
-        return value.strip()
-    try:
-        chunks = decode_header(value)
-    except Exception:  # noqa: BLE001 - malformed encoded word: keep it as written
-        return value.strip()
-    out = []
-    for chunk, charset in chunks:
-        out.append(chunk if isinstance(chunk, str) else mail_text.decode_bytes(chunk, charset))
-    return "".join(out).strip()
-
-
-def recover_8bit(value: str) -> str:
-    """compat32 keeps raw 8-bit header bytes as surrogates: read them as UTF-8, else cp1252."""
-    if not isinstance(value, str):
-        value = str(value)
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
-        return value
-    data = value.encode("utf-8", "surrogateescape")
-    return mail_text.decode_bytes(data, None)
-
-
-def _header_map(msg: Message) -> dict[str, list[str]]:
-    headers: dict[str, list[str]] = {}
-    for i, (name, value) in enumerate(msg.raw_items()):
-        if i >= MAX_HEADERS:
-            break
-        try:
-            text = decode_words(str(value)[:20000])
-        except Exception:  # noqa: BLE001
-            text = ""
-        headers.setdefault(str(name).strip().lower(), []).append(text)
-    return headers
-
-
-def _first(headers: dict[str, list[str]], name: str) -> str | None:
-    values = headers.get(name)
-    return values[0] if values else None
-
-
-def _raw_addresses(headers: dict[str, list[str]], name: str) -> list[tuple[str, str]]:
-    values = headers.get(name) or []
-    found: list[tuple[str, str]] = []
-    for value in values:
-        try:
-            from mailparser.utils import get_addresses
-
-            pairs = get_addresses(value, decode_names=True)
-        except Exception:  # noqa: BLE001 - fall back to the stdlib's reading
-            pairs = getaddresses([value])
-        found.extend((n, a) for n, a in pairs if a and "@" in a)
-    return found
-
-
-def bare_address(address: str) -> str:
-    """``Name.Surname@GOTEBORG.SE`` → ``Name.Surname@goteborg.se`` (local part kept as written)."""
-    address = address.strip().strip("<>").strip()
-    local, at, domain = address.rpartition("@")
-    return f"{local}@{domain.lower()}" if at else address
-
-
-def _first_address(headers: dict[str, list[str]], name: str) -> tuple[str, str]:
-    pairs = _raw_addresses(headers, name)
-    if not pairs:
-        return "", ""
-    return pairs[0][0].strip(), bare_address(pairs[0][1])
-
-
-def _all_addresses(headers: dict[str, list[str]], name: str) -> tuple[str, ...]:
-    return tuple(bare_address(a) for _, a in _raw_addresses(headers, name))
-
-
-def _return_path(headers: dict[str, list[str]]) -> str | None:
-    values = headers.get("return-path")
-    if not values:
-        return None
-    value = values[-1].strip()  # the one the final MTA added
-    if value.replace(" ", "") in ("<>", ""):
-        return ""
-    _, address = _first_address({"return-path": [value]}, "return-path")
-    return address or ""
-
-
-def _message_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    ids = _message_ids(value)
-    return ids[0] if ids else None
-
-
-def _message_ids(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    found = re.findall(r"<([^<>\s]+)>", value)
-    if not found:
-        found = [v.strip("<>") for v in value.split() if v.strip("<>")]
-    return tuple(found)
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

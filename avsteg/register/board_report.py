@@ -27,7 +27,15 @@ from docx.shared import Cm, Pt
 
 from avsteg.domain.schema import Schema
 from avsteg.register.export import label
-from avsteg.register.rows import Register, Summary, Totals, summarise, swedish_sort_key
+from avsteg.register.rows import (
+    Register,
+    Summary,
+    Totals,
+    organisation_key,
+    organisation_names,
+    summarise,
+    swedish_sort_key,
+)
 
 NBSP = "\u00a0"
 TABLE_STYLE = "Light List Accent 1"
@@ -83,7 +91,7 @@ def _set_swedish(document: Any) -> None:
 
 def _table(document: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]],
            numeric: Sequence[int] = (), bold_last: bool = False,
-           widths: Sequence[float] | None = None) -> None:
+           widths: Sequence[float] | None = None, body_size: float = 9) -> None:
     table = document.add_table(rows=1, cols=len(headers))
     table.style = document.styles[TABLE_STYLE]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -95,7 +103,9 @@ def _table(document: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]],
             cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
     _repeat_header(table.rows[0])
     for r, row in enumerate(rows):
-        cells = table.add_row().cells
+        new_row = table.add_row()
+        _keep_together(new_row)
+        cells = new_row.cells
         for i, value in enumerate(row):
             text = format_number(value) if i in numeric else ("" if value is None else str(value))
             paragraph = cells[i].paragraphs[0]
@@ -108,7 +118,7 @@ def _table(document: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]],
         for cell in row.cells:
             for paragraph in cell.paragraphs:
                 for run in paragraph.runs:
-                    run.font.size = Pt(8 if n == 0 else 9)  # long headers over narrow numbers
+                    run.font.size = Pt(8 if n == 0 else body_size)  # long headers, narrow numbers
     if widths:
         table.autofit = False  # LibreOffice and Word keep the widths only with autofit off
         for column, width in zip(table.columns, widths):
@@ -129,6 +139,11 @@ def _look(table: Any) -> None:
     for old in tbl_pr.findall(qn("w:tblLook")):
         tbl_pr.remove(old)
     tbl_pr.append(look)
+
+
+def _keep_together(row: Any) -> None:
+    """A row is never split over two pages (a supplier's name half on each page)."""
+    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
 
 
 def _repeat_header(row: Any) -> None:
@@ -156,7 +171,7 @@ def jobs_chart_png(by_organisation: dict[str, Totals], title: str) -> bytes:
     """A horizontal bar chart of jobs created per organisation, largest first, as PNG bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     items = sorted(by_organisation.items(), key=lambda kv: (-kv[1].jobs_created,
                                                              swedish_sort_key(kv[0])))
@@ -173,7 +188,9 @@ def jobs_chart_png(by_organisation: dict[str, Totals], title: str) -> bytes:
     bars = axes.barh(names, values, color="#1f5fa8")
     axes.set_title(title, fontsize=11)
     axes.set_xlabel("Arbetstillfällen")
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_number(int(x))))
+    # Whole ticks only: a tick at 2.5 printed as "2" would put the labels in the wrong place.
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_number(int(round(x)))))
     axes.bar_label(bars, labels=[format_number(v) for v in values], padding=3, fontsize=8)
     axes.margins(x=0.12)
     axes.spines[["top", "right"]].set_visible(False)
@@ -226,9 +243,10 @@ def build_board_report(register: Register, schema: Schema, *, today: dt.date) ->
     )
     withdrawn = len(register.reports) - len(register.active_reports())
     if withdrawn:
-        document.add_paragraph(
+        note = document.add_paragraph(
             f"{plural(withdrawn, 'återkallad rapport', 'återkallade rapporter')} räknas inte."
         )
+        note.paragraph_format.space_before = Pt(6)  # not glued to the table above
 
     if t.reports == 0:
         return _save(document)
@@ -254,12 +272,16 @@ def build_board_report(register: Register, schema: Schema, *, today: dt.date) ->
 
     document.add_heading("Avstegen under perioden", level=1)
     rows = []
+    names = organisation_names(register.active_reports(), schema)
+
+    def name(report: Any) -> str:
+        return names.get(organisation_key(report.organisation), report.organisation)
+
     pairs = sorted(register.active_deviations(),
-                   key=lambda p: (swedish_sort_key(p[0].organisation), p[1].reference,
-                                  p[1].position))
+                   key=lambda p: (swedish_sort_key(name(p[0])), p[1].reference, p[1].position))
     for report, d in pairs:
         rows.append([
-            report.organisation,
+            name(report),
             d.get("procurement"),
             d.get("supplier"),
             ", ".join(d.get("measures") or ()),
@@ -272,7 +294,9 @@ def build_board_report(register: Register, schema: Schema, *, today: dt.date) ->
          "Arbetstillfällen"],
         rows,
         numeric=[4],
-        widths=[4.1, 3.4, 2.8, 3.3, 3.0],
+        # Long Swedish compounds ("föreningsförvaltningen", "Beläggningsarbeten") unbroken.
+        widths=[4.0, 4.0, 2.9, 2.8, 2.9],
+        body_size=8,
     )
     return _save(document)
 

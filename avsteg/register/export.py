@@ -29,9 +29,6 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import BarChart, PieChart, Reference
-from openpyxl.chart.label import DataLabelList
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
@@ -39,41 +36,27 @@ from avsteg.domain.schema import Field, Schema
 from avsteg.register.rows import (
     SUPERSEDED,
     Register,
-    Summary,
-    Totals,
     local_time,
     multichoice_text,
     summarise,
 )
+from avsteg.register.sheet_style import (
+    BOLD,
+    DATETIME_FORMAT,
+    DECIMAL_FORMAT,
+    label,
+    print_setup,
+)
+from avsteg.register.summary_sheet import SHEET_SUMMARY, write_summary_sheet
+
+__all__ = ["SHEET_SUMMARY", "build_csv", "build_xlsx", "deviation_sheet", "history_sheet",
+           "label", "report_sheet"]
 
 SHEET_REPORTS = "Rapporter"
 SHEET_DEVIATIONS = "Avsteg"
-SHEET_SUMMARY = "Sammanställning"
 SHEET_HISTORY = "Historik"
 
-METRIC_HEADERS = (
-    "Rapporter",
-    "Avsteg",
-    "Arbetstillfällen",
-    "Anställningar",
-    "Praktikplatser",
-    "Månader på heltid",
-)
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-DATE_FORMAT = "yyyy-mm-dd"
-DECIMAL_FORMAT = "0.0#"
 TABLE_STYLE = "TableStyleMedium2"
-
-_BOLD = Font(bold=True)
-_TITLE = Font(bold=True, size=14)
-
-
-def label(schema: Schema, key: str, fallback: str) -> str:
-    """The schema's label for ``key``; ``fallback`` only if a future schema drops the field."""
-    try:
-        return schema.field(key).label
-    except KeyError:
-        return fallback
 
 
 # --- the rows of each sheet, shared by xlsx and csv -----------------------------------------
@@ -99,33 +82,44 @@ def coerce(f: Field | None, value: Any) -> Any:
     return value
 
 
+def report_columns(schema: Schema) -> list[Field]:
+    """Every report field of the schema: Förvaltning/bolag first (what people scan for),
+    then the others in template order. A field added to the schema appears here by itself."""
+    fields = list(schema.report_fields)
+    return sorted(fields, key=lambda f: f.key != "organisation")
+
+
+def _report_values(fields: Sequence[Field], values: Any, fixed: dict[str, Any]) -> list[Any]:
+    """A report's field values as cells; the typed row attributes win over the JSON copy."""
+    return [coerce(f, fixed[f.key] if f.key in fixed else values.get(f.key)) for f in fields]
+
+
 def report_sheet(register: Register, schema: Schema) -> tuple[list[str], list[list[Any]]]:
+    fields = report_columns(schema)
     headers = [
         "Referens",
         "Version",
         "Mottagen",
-        label(schema, "organisation", "Förvaltning/bolag"),
-        label(schema, "report_type", "Typ av rapport"),
-        label(schema, "year", "Rapportår"),
-        label(schema, "contact_name", "Kontaktperson"),
-        label(schema, "contact_email", "E-post"),
+        *(f.label for f in fields),
         "Antal avsteg",
         label(schema, "jobs_created", "Antal arbetstillfällen"),
         "Status",
+        "Återkallad",
+        "Skäl till återkallelse",
     ]
     rows = [
         [
             r.reference,
             r.version,
             local_time(r.received_at),
-            r.organisation,
-            r.report_type,
-            r.year,
-            r.contact_name,
-            r.contact_email,
+            *_report_values(fields, r.values, {
+                "organisation": r.organisation, "report_type": r.report_type, "year": r.year,
+                "contact_name": r.contact_name, "contact_email": r.contact_email}),
             r.deviations,
             r.jobs_created,
             r.status,
+            local_time(r.withdrawn_at) if r.withdrawn_at else None,
+            r.withdrawn_reason,
         ]
         for r in sorted(register.reports, key=lambda r: r.reference)
     ]
@@ -139,6 +133,7 @@ def deviation_sheet(register: Register, schema: Schema) -> tuple[list[str], list
         "Referens",
         "Avsteg nr",
         label(schema, "organisation", "Förvaltning/bolag"),
+        label(schema, "report_type", "Typ av rapport"),
         label(schema, "year", "Rapportår"),
         *(f.label for f in fields),
     ]
@@ -148,6 +143,7 @@ def deviation_sheet(register: Register, schema: Schema) -> tuple[list[str], list
             d.reference,
             d.position,
             report.organisation,
+            report.report_type,
             report.year,
             *(coerce(f, d.values.get(f.key)) for f in fields),
         ]
@@ -157,6 +153,7 @@ def deviation_sheet(register: Register, schema: Schema) -> tuple[list[str], list
 
 
 def history_sheet(register: Register, schema: Schema) -> tuple[list[str], list[list[Any]]]:
+    fields = report_columns(schema)
     headers = [
         "Referens",
         "Version",
@@ -164,11 +161,7 @@ def history_sheet(register: Register, schema: Schema) -> tuple[list[str], list[l
         "Message-ID",
         "Avsändare",
         "Fil",
-        label(schema, "organisation", "Förvaltning/bolag"),
-        label(schema, "report_type", "Typ av rapport"),
-        label(schema, "year", "Rapportår"),
-        label(schema, "contact_name", "Kontaktperson"),
-        label(schema, "contact_email", "E-post"),
+        *(f.label for f in fields),
         "Antal avsteg",
         label(schema, "jobs_created", "Antal arbetstillfällen"),
         "Status",
@@ -186,11 +179,10 @@ def history_sheet(register: Register, schema: Schema) -> tuple[list[str], list[l
                 v.message_id,
                 v.sender,
                 v.file_name,
-                v.organisation,
-                v.report_type,
-                v.year,
-                v.contact_name,
-                v.contact_email,
+                *_report_values(fields, v.values, {
+                    "organisation": v.organisation, "report_type": v.report_type,
+                    "year": v.year, "contact_name": v.contact_name,
+                    "contact_email": v.contact_email}),
                 v.deviations,
                 v.jobs_created,
                 status,
@@ -231,28 +223,28 @@ def _write_table_sheet(wb: Workbook, title: str, headers: list[str], rows: list[
                        freeze: str = "B2") -> None:
     ws = wb.create_sheet(title)
     headers = _unique(headers)
-    for i, w in enumerate(_width(headers, rows), start=1):
+    widths = _width(headers, rows)
+    for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
+    print_setup(ws, title, repeat_header=True, width=sum(widths))
     ws.freeze_panes = freeze
     header_cells = []
     for h in headers:
         cell = WriteOnlyCell(ws, value=h)
-        cell.font = _BOLD
+        cell.font = BOLD
         header_cells.append(cell)
     ws.append(header_cells)
-    datetime_cols = {i for i, v in enumerate(rows[0]) if isinstance(v, dt.datetime)} if rows else set()
-    decimal_cols = {i for row in rows[:50] for i, v in enumerate(row) if isinstance(v, Decimal)}
+    # Per cell, not per column: a column may hold its first time or decimal far down (the
+    # Återkallad time of the one withdrawn report). Dates get openpyxl's yyyy-mm-dd already.
     for row in rows:
-        if datetime_cols or decimal_cols:
-            row = list(row)
-            for i in datetime_cols | decimal_cols:
-                value = row[i]
-                if value is None:
-                    continue
+        out: list[Any] = list(row)
+        for i, value in enumerate(out):
+            if isinstance(value, (dt.datetime, Decimal)):
                 cell = WriteOnlyCell(ws, value=value)
-                cell.number_format = DATETIME_FORMAT if i in datetime_cols else DECIMAL_FORMAT
-                row[i] = cell
-        ws.append(row)
+                cell.number_format = (DATETIME_FORMAT if isinstance(value, dt.datetime)
+                                      else DECIMAL_FORMAT)
+                out[i] = cell
+        ws.append(out)
     # A table needs a body row; an empty register gets one empty row.
     ref = f"A1:{get_column_letter(len(headers))}{max(len(rows), 1) + 1}"
     table = Table(displayName=f"tbl{title}", ref=ref)
@@ -263,114 +255,6 @@ def _write_table_sheet(wb: Workbook, title: str, headers: list[str], rows: list[
     with warnings.catch_warnings():  # openpyxl warns in write-only mode; columns are set above
         warnings.simplefilter("ignore", UserWarning)
         ws.add_table(table)
-
-
-def _metric_values(t: Totals) -> list[Any]:
-    return [t.reports, t.deviations, t.jobs_created, t.employments, t.internships,
-            t.fulltime_months]
-
-
-class _SummaryWriter:
-    """Appends blocks row by row (write-only) and remembers where each one landed for charts."""
-
-    def __init__(self, wb: Workbook) -> None:
-        self.ws = wb.create_sheet(SHEET_SUMMARY)
-        self.row = 0
-        self.ws.column_dimensions["A"].width = 40
-        for col in "BCDEFG":
-            self.ws.column_dimensions[col].width = 16
-
-    def line(self, values: Sequence[Any] = (), font: Font | None = None) -> int:
-        cells = []
-        for i, v in enumerate(values):
-            cell = WriteOnlyCell(self.ws, value=v)
-            if font is not None:
-                cell.font = font
-            if isinstance(v, Decimal):
-                cell.number_format = DECIMAL_FORMAT
-            if i > 0 and font is _BOLD and isinstance(v, str):
-                cell.alignment = Alignment(horizontal="right")
-            cells.append(cell)
-        self.ws.append(cells)
-        self.row += 1
-        return self.row
-
-    def block(self, heading: str, first: str, groups: dict[Any, Totals], total: Totals | None,
-              note: str | None = None) -> tuple[int, int]:
-        """A heading, a header row, one row per group (and a total); returns the group rows."""
-        self.line([heading], _TITLE)
-        if note:
-            self.line([note])
-        self.line([first, *METRIC_HEADERS], _BOLD)
-        start = self.row + 1
-        for name, totals in groups.items():
-            text = "(inget år)" if name is None else str(name)  # a year reads as a name here
-            self.line([text, *_metric_values(totals)])
-        end = self.row
-        if total is not None:
-            self.line(["Totalt", *_metric_values(total)], _BOLD)
-        self.line()
-        return start, end
-
-
-def _bar_chart(ws: Any, title: str, y_title: str, col: int, start: int, end: int,
-               horizontal: bool) -> BarChart:
-    chart = BarChart()
-    chart.type = "bar" if horizontal else "col"
-    chart.title = title
-    chart.y_axis.title = y_title
-    chart.legend = None
-    chart.add_data(Reference(ws, min_col=col, min_row=start, max_row=max(end, start)),
-                   titles_from_data=False)
-    chart.set_categories(Reference(ws, min_col=1, min_row=start, max_row=max(end, start)))
-    chart.width = 20
-    chart.height = max(8.0, min(30.0, 1.0 + 0.55 * (end - start + 1))) if horizontal else 9.0
-    if horizontal:
-        chart.x_axis.scaling.orientation = "maxMin"  # first organisation on top, as in the table
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    return chart
-
-
-def _summary_sheet(wb: Workbook, register: Register, schema: Schema, summary: Summary) -> None:
-    w = _SummaryWriter(wb)
-    w.line([f"Sammanställning – {register.period.label()}"], _TITLE)
-    w.line([("Återkallade rapporter räknas inte. Ett avsteg räknas under var och en av sina "
-            "insatser och målgrupper.")])
-    w.line()
-    org_label = label(schema, "organisation", "Förvaltning/bolag")
-    measure_label = label(schema, "measures", "Typ av insats")
-    target_label = label(schema, "target_groups", "Målgrupp")
-    year_label = label(schema, "year", "Rapportår")
-    org_rows = w.block(f"Per {org_label.lower()}", org_label, summary.by_organisation,
-                       summary.total)
-    measure_rows = w.block(f"Per {measure_label.lower()}", measure_label, summary.by_measure, None)
-    w.block(f"Per {target_label.lower()}", target_label, summary.by_target_group, None)
-    year_rows = w.block(f"Per {year_label.lower()}", year_label, summary.by_year, summary.total)
-
-    jobs_col = 1 + METRIC_HEADERS.index("Arbetstillfällen") + 1
-    deviations_col = 1 + METRIC_HEADERS.index("Avsteg") + 1
-    anchor_row = 4
-    if org_rows[1] >= org_rows[0]:
-        chart = _bar_chart(w.ws, f"Arbetstillfällen per {org_label.lower()}", "Arbetstillfällen",
-                           jobs_col, *org_rows, horizontal=True)
-        w.ws.add_chart(chart, f"I{anchor_row}")
-        anchor_row += int(chart.height * 2) + 2  # ~2 rows per cm at the default row height
-    pie = PieChart()
-    pie.title = f"Avsteg per {measure_label.lower()}"
-    pie.add_data(Reference(w.ws, min_col=deviations_col, min_row=measure_rows[0],
-                           max_row=measure_rows[1]), titles_from_data=False)
-    pie.set_categories(Reference(w.ws, min_col=1, min_row=measure_rows[0],
-                                 max_row=measure_rows[1]))
-    pie.dataLabels = DataLabelList(showVal=True, showPercent=False, showCatName=False,
-                                   showSerName=False, showLegendKey=False)
-    pie.width, pie.height = 16, 10
-    w.ws.add_chart(pie, f"I{anchor_row}")
-    anchor_row += 22
-    if year_rows[1] >= year_rows[0]:
-        chart = _bar_chart(w.ws, f"Arbetstillfällen per {year_label.lower()}", "Arbetstillfällen",
-                           jobs_col, *year_rows, horizontal=False)
-        w.ws.add_chart(chart, f"I{anchor_row}")
 
 
 def build_xlsx(register: Register, schema: Schema, *,
@@ -384,7 +268,7 @@ def build_xlsx(register: Register, schema: Schema, *,
     summary = summarise(register, schema)
     _write_table_sheet(wb, SHEET_REPORTS, *report_sheet(register, schema))
     _write_table_sheet(wb, SHEET_DEVIATIONS, *deviation_sheet(register, schema), freeze="C2")
-    _summary_sheet(wb, register, schema, summary)
+    write_summary_sheet(wb, register, schema, summary)
     _write_table_sheet(wb, SHEET_HISTORY, *history_sheet(register, schema), freeze="C2")
     out = io.BytesIO()
     wb.save(out)

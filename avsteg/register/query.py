@@ -129,6 +129,8 @@ def register_rows(
                     jobs_created=_jobs(v.deviations),
                     sender=v.message.sender if v.message else None,
                     file_name=v.filename,
+                    values={k: typed(report_fields.get(k), value)
+                            for k, value in (v.values or {}).items()},
                 )
             )
         reports.append(
@@ -144,6 +146,8 @@ def register_rows(
                 deviations=len(newest.deviations),
                 jobs_created=_jobs(newest.deviations),
                 status=WITHDRAWN if report.withdrawn_at is not None else CURRENT,
+                withdrawn_at=report.withdrawn_at,
+                withdrawn_reason=report.withdrawn_reason,
                 message_id=newest.message.message_id_header if newest.message else None,
                 registered_at=_received(first),
                 values={k: typed(report_fields.get(k), v)

@@ -6,8 +6,10 @@ this module decides *who* and *what it says*.
 
 An organisation owes the year's Helårsrapport when it sent at least one Händelserapport for
 that year and no Helårsrapport for it. Organisation names are compared without regard to case
-or spacing (``Trafikkontoret`` and ``trafikkontoret `` are one organisation). The reminder goes
-to the contact person of the organisation's latest report that year.
+or spacing (``Trafikkontoret`` and ``trafikkontoret `` are one organisation). The reminder is
+one message per organisation, addressed to every contact person named in its Händelserapporter
+that year (the latest first): whoever of them writes the Helårsrapport gets it, and they see
+that the others got it too.
 """
 from __future__ import annotations
 
@@ -43,10 +45,21 @@ class Debtor:
     """An organisation that owes a Helårsrapport, and whom to remind."""
 
     organisation: str  # as written in its latest report
-    contact_name: str | None
+    contact_name: str | None  # of the latest report: the first addressee
     contact_email: str
     references: tuple[str, ...]  # the year's Händelserapporter, in reference order
     deviations: int = 0
+    # The other contacts of the year's Händelserapporter, (name, address), newest first.
+    other_contacts: tuple[tuple[str | None, str], ...] = ()
+
+    @property
+    def contacts(self) -> tuple[tuple[str | None, str], ...]:
+        """Everyone the reminder is addressed to, (name, address), the latest contact first."""
+        return ((self.contact_name, self.contact_email), *self.other_contacts)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(address for _name, address in self.contacts)
 
     @property
     def key(self) -> str:
@@ -78,6 +91,8 @@ def who_owes_annual(versions: Sequence[ReportLike], year: int, schema: Schema | 
         r for r in _newest_per_reference(versions)
         if r.year == year and getattr(r, "status", None) != WITHDRAWN
     ]
+    # The list's spelling for a known organisation, whatever case the reporter typed.
+    known = {organisation_key(n): n for n in (schema.known_organisations if schema else ())}
     has_annual = {organisation_key(r.organisation) for r in reports if r.report_type == annual}
     events: dict[str, list[ReportLike]] = {}
     for r in reports:
@@ -91,13 +106,21 @@ def who_owes_annual(versions: Sequence[ReportLike], year: int, schema: Schema | 
         if not with_email:
             continue
         latest, address = with_email[-1]
+        seen = {address.casefold()}
+        others = []
+        for r, other in reversed(with_email[:-1]):
+            if other.casefold() not in seen:
+                seen.add(other.casefold())
+                others.append((r.contact_name, other))
+        written = " ".join(by_time[-1].organisation.split())
         debtors.append(
             Debtor(
-                organisation=by_time[-1].organisation.strip(),
+                organisation=known.get(organisation_key(written), written),
                 contact_name=latest.contact_name,
                 contact_email=address,
                 references=tuple(sorted(r.reference for r in group)),
                 deviations=sum(getattr(r, "deviations", 0) or 0 for r in group),
+                other_contacts=tuple(others),
             )
         )
     return sorted(debtors, key=lambda d: swedish_sort_key(d.organisation))
@@ -125,11 +148,9 @@ def compose_reminder(
     event_plural = schema.kinds["event"].lower() + "er"
     message = EmailMessage()
     message["From"] = Address(display_name=service_name, addr_spec=service_address)
-    message["To"] = (
-        Address(display_name=debtor.contact_name, addr_spec=debtor.contact_email)
-        if debtor.contact_name
-        else debtor.contact_email
-    )
+    message["To"] = [
+        Address(display_name=name or "", addr_spec=address) for name, address in debtor.contacts
+    ]
     prefix = "Påminnelse" if which == "first" else "Andra påminnelsen"
     message["Subject"] = f"{prefix}: {annual.lower()} om avsteg {year} – {debtor.organisation}"
     message["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=dt.UTC))
@@ -139,14 +160,19 @@ def compose_reminder(
     message["X-Auto-Response-Suppress"] = "All"  # no out-of-office replies back to the service
     message["X-Avsteg-Reminder"] = f"{year} {which}"
 
-    greeting = f"Hej {debtor.contact_name}!" if debtor.contact_name else "Hej!"
+    names = [name for name, _address in debtor.contacts if name]
+    if len(names) == len(debtor.contacts) and names:
+        greeting = "Hej " + (" och ".join([", ".join(names[:-1]), names[-1]])
+                             if len(names) > 1 else names[0]) + "!"
+    else:
+        greeting = "Hej!"
     count = len(debtor.references)
     reports = "en händelserapport" if count == 1 else f"{count} {event_plural}"
     lines = [
         greeting,
         "",
         (f"Under {year} har vi tagit emot {reports} om avsteg från {debtor.organisation} "
-        f"({', '.join(debtor.references)}). Tack för dem!"),
+        f"({', '.join(debtor.references)}). Tack för {'den' if count == 1 else 'dem'}!"),
         "",
         (f"Vi har ännu inte fått någon {annual.lower()} för {year}. Den som arbetar med social "
         f"hänsyn under hela året lämnar en {annual.lower()} i december, med årets alla avsteg."),

@@ -10,7 +10,7 @@ person reads (headers, group names) comes from the schema's labels and options.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -40,6 +40,8 @@ class ReportRow:
     message_id: str | None = None
     registered_at: dt.datetime | None = None  # when version 1 arrived; None: same as received_at
     values: Mapping[str, Any] = field(default_factory=dict)  # every report field, by schema key
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_reason: str | None = None
 
     @property
     def withdrawn(self) -> bool:
@@ -80,6 +82,7 @@ class VersionRow:
     jobs_created: int = 0
     sender: str | None = None  # the From address of the message
     file_name: str | None = None  # the attachment the version was read from
+    values: Mapping[str, Any] = field(default_factory=dict)  # every report field, by schema key
 
 
 @dataclass(frozen=True)
@@ -225,16 +228,37 @@ def _options(schema: Schema, key: str) -> tuple[str, ...]:
         return ()
 
 
+def organisation_names(reports: Sequence[ReportRow], schema: Schema | None = None
+                       ) -> dict[str, str]:
+    """Folded organisation key → the one name to print for it in figures and lists.
+
+    The spelling in the schema's list of known organisations when the name is one of them
+    (``idrotts- och föreningsförvaltningen`` is printed ``Idrotts- och
+    föreningsförvaltningen``); otherwise the spelling most reports use, the newest on a tie.
+    Without this, a table grouped by organisation would take whatever case the last
+    reporter happened to type.
+    """
+    known = {organisation_key(n): n for n in (schema.known_organisations if schema else ())}
+    counts: dict[str, dict[str, tuple[int, dt.datetime]]] = {}
+    for report in reports:
+        name = " ".join(report.organisation.split())
+        spellings = counts.setdefault(organisation_key(name), {})
+        n, newest = spellings.get(name, (0, report.received_at))
+        spellings[name] = (n + 1, max(newest, report.received_at))
+    out = {}
+    for key, spellings in counts.items():
+        out[key] = known.get(key) or max(spellings, key=lambda name: spellings[name])
+    return out
+
+
 def summarise(register: Register, schema: Schema) -> Summary:
     """Figures over active (not withdrawn) reports; a deviation counts under each of its measures."""
     total = Totals()
-    names: dict[str, str] = {}  # folded key → the newest spelling
+    names = organisation_names(register.active_reports(), schema)
     by_org_key: dict[str, Totals] = {}
     by_measure = {o: Totals() for o in _options(schema, "measures")}
     by_target = {o: Totals() for o in _options(schema, "target_groups")}
     by_year: dict[int | None, Totals] = {}
-    for report in sorted(register.active_reports(), key=lambda r: r.received_at):
-        names[organisation_key(report.organisation)] = report.organisation
     for report, deviation in register.active_deviations():
         total.add(deviation)
         by_org_key.setdefault(organisation_key(report.organisation), Totals()).add(deviation)

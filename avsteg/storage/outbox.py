@@ -133,6 +133,27 @@ def replies_sent_to(s: Session, recipient: str, since: dt.datetime) -> int:
     return int(s.execute(query).scalar_one())
 
 
+def unproductive_replies_to(s: Session, recipient: str, since: dt.datetime) -> int:
+    """Replies to ``recipient`` since ``since`` for messages that registered nothing.
+
+    The per-sender rate limit counts these: error and help replies and "already registered"
+    receipts are what a mail loop or a confused sender produces without end. A receipt for a
+    report that entered the register answers something a person really sent, and is never held
+    back (nor counted).
+    """
+    query = (
+        select(func.count(ReplyRow.id))
+        .join(MessageRow, ReplyRow.message_id == MessageRow.id)
+        .where(
+            ReplyRow.recipient == recipient.strip().lower(),
+            ReplyRow.created_at >= since,
+            ReplyRow.status != "failed",
+            MessageRow.outcome.not_in(("registered", "new_version")),
+        )
+    )
+    return int(s.execute(query).scalar_one())
+
+
 def replies_for_message(s: Session, message: MessageRow) -> list[ReplyRow]:
     return list(
         s.scalars(select(ReplyRow).where(ReplyRow.message_id == message.id).order_by(ReplyRow.id))

@@ -277,3 +277,16 @@ def test_ingest_command_json_contract(tmp_path: Path, capsys):
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(listed) == 1 and listed[0]["reference"] == lines[0]["references"][0]
     assert listed[0]["deviations"] == 1
+
+
+def test_rate_limit_never_holds_back_a_receipt_for_a_new_report(env):
+    """A coordinator sending twelve reports in December gets twelve receipts; the limit is for
+    replies that register nothing (errors, help, "already registered"): what a loop produces."""
+    pipeline, db, handle = env
+    pipeline.replies = type(pipeline.replies)(**{**pipeline.replies.__dict__, "per_sender_per_hour": 2})
+    answered = [len(handle(emails.simple(filled_docx(seed=i), message_id=f"r{i}@goteborg.se"))[1])
+                for i in range(5)]
+    assert answered == [1] * 5 and count(db, ReportVersion) == 5
+    doc = filled_docx(seed=0)  # the first report's file again, three times: a loop
+    again = [len(handle(emails.simple(doc, message_id=f"d{i}@goteborg.se"))[1]) for i in range(3)]
+    assert again == [1, 1, 0]
