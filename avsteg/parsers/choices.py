@@ -9,7 +9,8 @@ breaks), in this order:
 2. otherwise, if ☐ boxes remain: every option still there means nothing was chosen, unless some
    options lost their box (those are chosen); options deleted means the remaining ones are chosen;
 3. otherwise the cell is free text: every option whose name or synonym occurs in it (any letter
-   case, whole words) is chosen, and text that names none is an error.
+   case, whole words) is chosen, and an item (between `;`, `,` or line breaks) that names none
+   is an error.
 
 `Annat: städning` names only `Annat`: text after an option and a colon or dash is a description.
 Longer names win over shorter ones inside them, so `Personer med …` options never collide.
@@ -32,6 +33,7 @@ _LEADING = re.compile(
 )
 _TRAILING = re.compile(rf"(?:\s*[{MARKS}]|\s+(?:x|\[x\]|\(x\)))\s*$", re.IGNORECASE)
 _DESCRIPTION = re.compile(r"\s*[:\-–—(]")
+_DESCRIBED = re.compile(r"[:(–—]|\s-\s")
 _SEPARATORS = re.compile(r"[;,\n\r\v]")
 # The last character of a line _TRAILING can match at all (it is anchored at the end).
 _TRAILING_LAST = frozenset(MARKS + "xX])")
@@ -171,7 +173,18 @@ def chosen_in(raw: Any, field: Field) -> list[str]:
         if boxed | plain >= set(field.options):
             return _in_schema_order(plain, field)  # untouched, or chosen by removing a box
         return _in_schema_order(boxed | plain, field)  # the others were deleted
-    mentioned = {o for _, rest, _ in lines for o in _named(rest, options)}
+    # Free text: a list of options (spec 2.2: separated by `;`, `,` or line breaks). An item that
+    # names no option is a mistake (`Praktik; Volontärarbete`), unless it continues the
+    # description of the item before it (`Annat: städning, fönsterputs`).
+    mentioned: set[str] = set()
+    describing = False
+    for _, rest, line in lines:
+        named = _named(rest, options)
+        if named:
+            mentioned.update(named)
+            describing = _DESCRIBED.search(rest) is not None
+        elif not describing and not rest.startswith("("):  # `(se kommentar)` is a note
+            raise Invalid("invalid_choice", line)
     if not mentioned:
         raise Invalid("invalid_choice", text_of(raw) or "")
     return _in_schema_order(mentioned, field)

@@ -10,6 +10,7 @@ purpose is an attack (billion laughs, XXE).
 from __future__ import annotations
 
 import posixpath
+import re
 import threading
 import zipfile
 
@@ -180,10 +181,25 @@ class Labels:
                     fld = self.index.get(label_key(text))
                     if fld is not None:
                         self.printed[text] = fld
+        # A lone everyday word that is only a synonym ("Avtal", "År", "Förvaltning") is weak
+        # evidence: budget sheets and memos use it too. Labels as printed, and synonyms of two
+        # or more words, are what only this template (or a copy of it) has.
+        self.weak = frozenset(
+            key for f in schema.fields for syn in f.synonyms
+            if len(re.split(r"[\s/]+", (key := label_key(syn)))) == 1
+            and self.index.get(key) is not None and label_key(self.index[key].label) != key
+        )
+        self.weak_printed = frozenset(t for t in self.printed if label_key(t) in self.weak)
 
     def get(self, text: str) -> Field | None:
         fld = self.printed.get(text)
         return fld if fld is not None else self.index.get(label_key(text))
+
+    def is_weak(self, text: str) -> bool:
+        """Whether ``text`` names a field only by a one-word synonym (see ``weak``)."""
+        if text in self.printed:  # as the template prints it: no folding needed
+            return text in self.weak_printed
+        return label_key(text) in self.weak
 
 
 _LABELS: dict[int, tuple[Schema, Labels]] = {}

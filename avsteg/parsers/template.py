@@ -83,7 +83,7 @@ def looks_like_template(filename: str, data: bytes, schema: Schema) -> bool:
         identifier, _version = pkg.core_properties()
         if identifier == schema.identifier:
             return True
-        return _read(pkg, kind, schema).recognised_labels >= MIN_RECOGNISED_LABELS
+        return _enough_labels(_read(pkg, kind, schema), schema)
     except Exception:
         log.debug("looks_like_template: %r unreadable", filename, exc_info=True)
         return False
@@ -134,7 +134,7 @@ def _read(pkg: Package, kind: str, schema: Schema) -> FoundTemplate:
 
 def _recognise(filename: str, found: FoundTemplate, schema: Schema, today: date | None) -> ParsedReport:
     is_ours = found.identifier is not None and found.identifier.casefold() == schema.identifier.casefold()
-    if not is_ours and found.recognised_labels < MIN_RECOGNISED_LABELS:
+    if not is_ours and not _enough_labels(found, schema):
         log.info("%r is not a report (%d labels)", filename, found.recognised_labels)
         return ParsedReport(file=filename, format=found.format, status="not_a_report",
                             template_version=found.version if is_ours else None)
@@ -146,6 +146,19 @@ def _recognise(filename: str, found: FoundTemplate, schema: Schema, today: date 
     if result.format is None:
         result.format = found.format
     return result
+
+
+def _enough_labels(found: FoundTemplate, schema: Schema) -> bool:
+    """Whether a file without our identifier still is a report (retyped, or properties lost).
+
+    Enough of our labels, and among them a field every deviation must have: a memo's header
+    (Diarienummer, Datum, Telefon, E-post) shares four labels with the template but no deviation.
+    """
+    if found.recognised_labels < MIN_RECOGNISED_LABELS:
+        return False
+    keys = set(found.report).union(*found.deviations)
+    return any(f.scope == "deviation" and f.required is not False and f.key in keys
+               for f in schema.deviation_fields)
 
 
 def _converted(

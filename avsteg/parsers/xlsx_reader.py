@@ -285,6 +285,15 @@ class _SheetReader:
         return number
 
 
+_TOTAL = re.compile(r"(?:summa|summering|totalt?|sum)\s*:?", re.IGNORECASE)
+
+
+def _is_total(first: str, cells: dict[int, RawValue]) -> bool:
+    """A row people add under the deviations: `Summa` and numbers (or formulas), nothing else."""
+    return _TOTAL.fullmatch(first.strip()) is not None and sum(
+        isinstance(v, str) for v in cells.values()) == 1
+
+
 def _column(ref: str) -> int:
     """1-based column number of a cell reference such as ``AB12``."""
     n = 0
@@ -309,15 +318,27 @@ class _Collector:
             self.current = None  # a new sheet starts a new block when a deviation field comes
             header: dict[int, Field] | None = None
             first_values: dict[str, RawValue] = {}
+            filled = False
+            first_col = 0
             for row_no in sorted(grid):
                 cells = grid[row_no]
                 if header is None:
                     labels = self.labels(cells)
                     header = self.header(cells, labels)
                     if header is not None:
+                        first_col = min(header)
                         continue
                     self.label_row(cells, labels)
                     continue
+                first = cells.get(first_col)
+                if isinstance(first, str):
+                    if first in self.index.printed:  # the header pasted again (a copied block)
+                        again = self.header(cells, self.labels(cells))
+                        if again is not None:
+                            header = again
+                            continue
+                    elif _is_total(first, cells):
+                        continue
                 block: dict[str, RawValue] = {}
                 for col, fld in header.items():
                     value = cells.get(col)
@@ -328,6 +349,12 @@ class _Collector:
                         block[fld.key] = value
                 if any(v is not None for v in block.values()):
                     self.found.deviations.append(block)
+                    filled = True
+            if header is not None and not filled:
+                # A deviation table with no row filled in: one empty deviation, so a blank
+                # template lists the deviation's required fields as Word's empty table does.
+                self.found.deviations.append(
+                    {f.key: None for f in header.values() if f.scope == "deviation"})
             if header is not None:
                 for fld in header.values():
                     self.seen.add(fld.key)
@@ -340,13 +367,19 @@ class _Collector:
         return {col: self.index.get(value) for col, value in cells.items() if isinstance(value, str)}
 
     def header(self, cells: dict[int, RawValue], labels: dict[int, Field | None]) -> dict[int, Field] | None:
-        """Column → field when this row holds several deviation labels, else None."""
+        """Column → field when this row holds several deviation labels, else None.
+
+        A column named by a lone everyday synonym (`Avtal`, `Leverantor`) counts half, so a
+        budget sheet's `Avtal | Leverantör | Kommentar` is no deviation table.
+        """
         mapping: dict[int, Field] = {}
+        weight = 0.0
         for col, fld in labels.items():
             if fld is not None and all(f.key != fld.key for f in mapping.values()):
                 mapping[col] = fld
-        deviation_labels = sum(1 for f in mapping.values() if f.scope == "deviation")
-        return mapping if deviation_labels >= HEADER_MIN_LABELS else None
+                if fld.scope == "deviation":
+                    weight += 0.5 if self.index.is_weak(cells[col]) else 1.0  # type: ignore[arg-type]
+        return mapping if weight >= HEADER_MIN_LABELS else None
 
     def label_row(self, cells: dict[int, RawValue], labels: dict[int, Field | None]) -> None:
         """`Label | value` (value in the next non-empty cell), or `Label: value` in one cell."""
