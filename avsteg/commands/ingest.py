@@ -45,14 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 reply_path = str(delivery.path) if delivery.path else reply_path
         if handled.outcome == "failed":
             failures += 1
-        result = {
-            "file": name,
-            "message_id": handled.message_id,
-            "outcome": handled.outcome,
-            "references": list(handled.references),
-            "errors": [p.to_json() for p in handled.errors],
-            "reply": reply_path,
-        }
+        result = {"file": name, **handled.summary(), "reply": reply_path}
         if args.json:
             print_json(result)
         else:

@@ -155,14 +155,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     out = {
-        "message_id": handled.message_id,
+        **handled.summary(),
         "original": result.original_pk,
         "message": handled.message_pk,
         "previous_outcome": result.previous_outcome,
-        "outcome": handled.outcome,
         "reason": handled.reason,
-        "references": list(handled.references),
-        "errors": [p.to_json() for p in handled.errors],
         "replies": reply_paths,
     }
     if args.json:

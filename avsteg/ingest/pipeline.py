@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
@@ -67,6 +68,15 @@ class Handled:
     errors: tuple[Problem, ...] = ()
     reply_ids: tuple[int, ...] = ()
     sender: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The fields every command prints about a handled message (JSON-ready)."""
+        return {
+            "message_id": self.message_id,
+            "outcome": self.outcome,
+            "references": list(self.references),
+            "errors": [p.to_json() for p in self.errors],
+        }
 
     @property
     def filed_as(self) -> Filing | None:
