@@ -1,21 +1,14 @@
-"""One exception tree, two kinds of failure.
+"""One exception tree, and one rule for failures.
 
-A *permanent* problem is the sender's to fix: we answer them. A *transient* problem is ours
-(a database that is down, a server that does not answer, a bug): the message is retried later
-and nobody is answered with an error.
+A problem the sender must fix is not an exception: it is a value (a ``rejected``
+ParsedReport, a Problem) that ends in a Swedish reply. A problem of ours (a database that is
+down, a server that does not answer, a bug) is a :class:`TransientError` or any other
+exception: the message is retried later and nobody is answered with an error.
 """
 
 
 class AvstegError(Exception):
     """Base of every error avsteg raises on purpose."""
-
-
-class PermanentError(AvstegError):
-    """Raised when the input itself is wrong; the sender gets a Swedish explanation."""
-
-    def __init__(self, message_sv: str) -> None:
-        super().__init__(message_sv)
-        self.message_sv = message_sv
 
 
 class TransientError(AvstegError):

@@ -13,7 +13,6 @@ from openpyxl.styles import Font
 from avsteg.domain.schema import Schema
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-DATE_FORMAT = "yyyy-mm-dd"
 DECIMAL_FORMAT = "0.0#"
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)

@@ -256,7 +256,3 @@ def record_problems(
     s.add_all(rows)
     s.flush()
     return rows
-
-
-def messages_by_ids(s: Session, ids: Sequence[int]) -> list[MessageRow]:
-    return list(s.scalars(select(MessageRow).where(MessageRow.id.in_(ids)).order_by(MessageRow.id)))
