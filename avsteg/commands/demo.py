@@ -16,6 +16,10 @@ from pathlib import Path
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
+OUTCOME_SV = {
+    "registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
+    "rejected": "avvisad, svar med fel", "ignored": "lämnad åt en person", "failed": "misslyckades",
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,12 +102,13 @@ def _print_messages(console, results, base: Path) -> None:
     from rich.table import Table
 
     table = Table(title="Vad som hände med varje meddelande")
-    for h in ("Meddelande", "Avsändare", "Utfall", "Referens", "Svar"):
+    for h in ("Meddelande", "Avsändare", "Utfall", "Referens", "Svar (i svar/)"):
         table.add_column(h)
     for sample, handled, reply in results:
-        table.add_row(sample.story, handled.sender or "", handled.outcome,
+        table.add_row(sample.story, handled.sender or "",
+                      OUTCOME_SV.get(handled.outcome, handled.outcome),
                       ", ".join(handled.references),
-                      str(reply.relative_to(base)) if reply else "inget svar")
+                      reply.name if reply else "inget svar")
     console.print(table)
 
 
