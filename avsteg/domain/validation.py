@@ -91,6 +91,8 @@ def normalise_cell(raw: Any, f: Field, found: FoundTemplate) -> Cell:
         except n.Invalid as exc:
             return Cell(error=exc)
     shown = n.text_of(raw)
+    if f.type == "text":  # most fields: the text is the value (NORMALISERS["text"], no call)
+        return Cell(value=shown, shown=shown)
     try:
         value = NORMALISERS[f.type](raw, shown, found)
     except n.Invalid as exc:

@@ -120,6 +120,12 @@ class _Walker:
     def row(self, cells: list[list[str]], table: int) -> list[_Entry]:
         """Label/value pairs in one table row; [] when its first non-empty cell is no label."""
         n = len(cells)
+        if n == 2 and _has_text(cells[0]):  # the template's shape: label, value
+            entry = self.label_cell(cells[0], table)
+            if entry is None:
+                return []
+            entry.lines = _trim(entry.lines + cells[1] if entry.lines else cells[1])
+            return [entry]
         i = 0
         while i < n and not _has_text(cells[i]):
             i += 1
@@ -142,10 +148,10 @@ class _Walker:
         return out
 
     def label_cell(self, cell: list[str], table: int) -> _Entry | None:
-        lines = [ln for ln in cell if ln.strip()]
-        if not lines:
+        lines = [ln for ln in cell if ln.strip()] if len(cell) > 1 else cell  # a blank one: below
+        if not lines or (len(lines) == 1 and not lines[0].strip()):
             return None
-        whole = " ".join(lines)
+        whole = " ".join(lines) if len(lines) > 1 else lines[0]
         fld = self.index.get(whole)
         if fld is not None:
             return _Entry(fld, [], table)
@@ -170,11 +176,17 @@ class _Walker:
         ``nested``), looking through content controls and custom XML."""
         lines: list[str] = []
         t, texts = self.t, self.texts
+        p_tag = t.p
         for child in parent:
             tag = child.tag
-            if tag == t.p:
+            if tag == p_tag:
                 text = texts.get(child)
-                lines.extend((paragraph_text(child, t) if text is None else text).split("\n"))
+                if text is None:
+                    text = paragraph_text(child, t)
+                if "\n" in text:
+                    lines.extend(text.split("\n"))
+                else:
+                    lines.append(text)
             elif tag not in t.containers:  # w:tcPr, mostly
                 continue
             elif tag == t.tbl:

@@ -13,9 +13,8 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from avsteg.domain.schema import Field
@@ -40,9 +39,11 @@ class Invalid(ValueError):
         self.extra = extra
 
 
-@dataclass(frozen=True)
-class Number:
-    """A count or amount; ``approximate`` when the person wrote `ca 5`, `~5`, … (a warning)."""
+class Number(NamedTuple):
+    """A count or amount; ``approximate`` when the person wrote `ca 5`, `~5`, … (a warning).
+
+    A NamedTuple rather than a frozen dataclass: one is built per number cell, a hot path.
+    """
 
     value: int | Decimal
     approximate: bool = False
@@ -65,7 +66,10 @@ def is_blank(raw: Any) -> bool:
         return not _clean_edges(raw)
     if isinstance(raw, (list, tuple)):
         for item in raw:
-            if not is_blank(item):
+            if type(item) is str:  # a Word cell's lines: no call per line
+                if item.strip().strip(_INVISIBLE).strip():
+                    return False
+            elif not is_blank(item):
                 return False
         return True
     return False
@@ -275,6 +279,11 @@ def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> t
 
 def integer_value(raw: Any, shown: str | None) -> Number | None:
     """:func:`normalise_integer` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
+    if shown is not None and shown.isascii() and shown.isdigit() and isinstance(raw, (str, list, tuple)):
+        # Plain digits typed as text, by far the most common: what _parse_number makes of them.
+        if len(shown) > 15 and int(shown) >= _TOO_BIG:
+            raise Invalid("invalid_integer", shown)
+        return Number(int(shown))
     parsed = _parse_number(raw, shown, integer=True, kind="invalid_integer")
     return None if parsed is None else Number(int(parsed[0]), parsed[1])
 

@@ -13,6 +13,7 @@ import posixpath
 import re
 import threading
 import zipfile
+from collections.abc import KeysView
 
 from lxml import etree
 
@@ -95,6 +96,10 @@ class Package:
 
     def has(self, name: str) -> bool:
         return name.lstrip("/").casefold() in self._names
+
+    def part_names(self) -> KeysView[str]:
+        """The part names, stripped of a leading "/" and casefolded (OPC names ignore case)."""
+        return self._names.keys()
 
     def read(self, name: str) -> bytes:
         real = self._names.get(name.lstrip("/").casefold())

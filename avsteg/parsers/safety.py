@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterable
 
 from avsteg.parsers.archive import DEFAULT_LIMITS, declared_member_count
 
@@ -126,7 +127,7 @@ def sniff(filename: str, data: bytes) -> str:
     head = data[:1024]
     if data.startswith(OLE_MAGIC):
         return _sniff_ole(filename, data)
-    if data.startswith(ZIP_MAGICS):
+    if is_zip(data):
         return _sniff_zip(filename, data)
     if b"%PDF-" in head:
         return "pdf"
@@ -148,11 +149,9 @@ def _sniff_ole(filename: str, data: bytes) -> str:
 
 
 def _sniff_zip(filename: str, data: bytes) -> str:
-    # ODF puts an uncompressed "mimetype" member first, so its type is readable at a fixed offset.
-    if data[30:38] == b"mimetype":
-        for mime, kind in _ODF_MIMETYPES.items():
-            if data[38:38 + len(mime)] == mime:
-                return kind
+    odf = odf_kind(data)
+    if odf is not None:
+        return odf
     declared = declared_member_count(data)
     if declared is not None and declared > DEFAULT_LIMITS.max_members:
         return _sniff_broken_zip(filename, data)  # refused later; do not list a huge directory
@@ -160,7 +159,30 @@ def _sniff_zip(filename: str, data: bytes) -> str:
         names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     except Exception:  # noqa: BLE001 - a broken zip: decide from what the local headers show
         return _sniff_broken_zip(filename, data)
-    folded = [n.lstrip("/").casefold() for n in names]
+    return zip_kind(filename, (n.lstrip("/").casefold() for n in names))
+
+
+def is_zip(data: bytes) -> bool:
+    return data.startswith(ZIP_MAGICS)
+
+
+def odf_kind(data: bytes) -> str | None:
+    """``odt``/``ods`` when ``data`` starts like an OpenDocument file, else None.
+
+    ODF puts an uncompressed "mimetype" member first, so its type is readable at a fixed offset.
+    """
+    if data[30:38] == b"mimetype":
+        for mime, kind in _ODF_MIMETYPES.items():
+            if data[38:38 + len(mime)] == mime:
+                return kind
+    return None
+
+
+def zip_kind(filename: str, folded_names: Iterable[str]) -> str:
+    """The format of a readable zip from its member names (stripped of "/" and casefolded):
+    odt, ods, docx, xlsx or zip. Lets a caller that opened the zip anyway skip a second read of
+    its directory."""
+    folded = list(folded_names)
     if "mimetype" in folded and any(n == "content.xml" for n in folded):
         by_name = extension_kind(filename)
         return by_name if by_name in ("odt", "ods") else "odt"

@@ -66,9 +66,8 @@ def read_found(filename: str, data: bytes, schema: Schema) -> FoundTemplate:
 
     For tools and tests that want to see what the readers found before validation.
     """
-    kind = safety.sniff(filename, data)
-    pkg = Package(data)
-    return _read(pkg, kind, schema)
+    kind, pkg = _sniff_open(filename, data)
+    return _read(pkg if pkg is not None else Package(data), kind, schema)
 
 
 def looks_like_template(filename: str, data: bytes, schema: Schema) -> bool:
@@ -76,10 +75,10 @@ def looks_like_template(filename: str, data: bytes, schema: Schema) -> bool:
     try:
         if not data or len(data) > MAX_FILE_BYTES:
             return False
-        kind = safety.sniff(filename, data)
+        kind, opened = _sniff_open(filename, data)
         if kind not in ("docx", "xlsx"):
             return False
-        pkg = Package(data)
+        pkg = opened if opened is not None else Package(data)
         identifier, _version = pkg.core_properties()
         if identifier == schema.identifier:
             return True
@@ -104,15 +103,14 @@ def _parse(
             safety.extension_kind(filename),
             rejection("too_big", messages, size=_mb(len(data)), limit=_mb(max_bytes)),
         )
-    kind = safety.sniff(filename, data)
+    kind, opened = _sniff_open(filename, data)
     if kind in CONVERTIBLE and convert is not None:
         return _converted(filename, data, kind, schema, today, convert, max_bytes)
     if kind not in ("docx", "xlsx"):
         log.info("rejected %r: format %s", filename, kind)
         return rejected_file(filename, kind, rejection(kind, messages))
     try:
-        pkg = Package(data)
-        found = _read(pkg, kind, schema)
+        found = _read(opened if opened is not None else Package(data), kind, schema)
     except UnsafeArchive as exc:
         log.warning("rejected %r: zip %s", filename, exc)
         return rejected_file(filename, kind, rejection(_ARCHIVE_REASONS.get(exc.reason, "broken"), messages))
@@ -124,6 +122,20 @@ def _parse(
         log.warning("rejected %r: missing part %s", filename, exc)
         return rejected_file(filename, kind, rejection("broken", messages))
     return _recognise(filename, found, schema, today)
+
+
+def _sniff_open(filename: str, data: bytes) -> tuple[str, Package | None]:
+    """The format (:func:`safety.sniff`) and, for a zip that opens within the limits, the opened
+    package, so that its directory is read once. Any zip that does not open is sniffed from its
+    bytes as before; opening it again later then refuses it with the precise reason."""
+    if safety.is_zip(data) and safety.odf_kind(data) is None:
+        try:
+            pkg = Package(data)
+        except Exception:  # noqa: BLE001 - the sniffer and the second open decide, as before
+            log.debug("%r does not open as a package", filename, exc_info=True)
+        else:
+            return safety.zip_kind(filename, pkg.part_names()), pkg
+    return safety.sniff(filename, data), None
 
 
 def _read(pkg: Package, kind: str, schema: Schema) -> FoundTemplate:
