@@ -82,15 +82,22 @@ NORMALISERS: dict[str, Normaliser] = {
 
 
 def normalise_cell(raw: Any, f: Field, found: FoundTemplate) -> Cell:
-    if n.is_blank(raw):
+    if type(raw) is list and len(raw) == 1 and type(raw[0]) is str:
+        # A one-line Word cell, the common case: its text is empty exactly when it is blank
+        # (NFC changes no blank character into a visible one), so one look at it decides both.
+        shown = n.text_of(raw[0])
+        if shown is None:
+            return _EMPTY
+    elif n.is_blank(raw):
         return _EMPTY  # every normaliser reads a blank cell as None
+    else:
+        shown = None if f.is_choice else n.text_of(raw)
     if f.is_choice:
         # A choice needs the cell's text only to quote it in an error (``shown`` is for numbers).
         try:
             return Cell(value=_choice(raw, f))
         except n.Invalid as exc:
             return Cell(error=exc)
-    shown = n.text_of(raw)
     if f.type == "text":  # most fields: the text is the value (NORMALISERS["text"], no call)
         return Cell(value=shown, shown=shown)
     try:

@@ -9,6 +9,7 @@ normalise values: that is :mod:`avsteg.domain.validation`'s job.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import lru_cache
@@ -26,6 +27,9 @@ class _Entry:
     field: Field | None  # None: a break (a heading "Avsteg 2", or a table start)
     lines: list[str] = dc_field(default_factory=list)
     table: int | None = None
+
+
+_Row = tuple["etree._Element | None", list[list[str]], list[etree._Element]]
 
 
 def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
@@ -97,16 +101,25 @@ class _Walker:
         number = self.tables
         self.entries.append(_Entry(None, table=number))
         previous: _Entry | None = None
-        t = self.t
-        for tr in _children(tbl, t.tr, t):
-            tcs = _children(tr, t.tc, t)
-            if not tcs:
+        continued, index = self.continued, self.index
+        rows = self.plain_rows(tbl)
+        for first, cells, nested in rows if rows is not None else self.rows(tbl):
+            if first is None:
                 continue
-            nested: list[etree._Element] = []
-            cells = [self.cell_lines(tc, nested) for tc in tcs]
-            if tcs[0] in self.continued and previous is not None:
+            if first in continued and previous is not None:
                 # The label cell is merged down from the row above: more of the same value.
                 previous.lines = _trim(previous.lines + [ln for c in cells[1:] for ln in c])
+                continue
+            label = cells[0] if len(cells) == 2 else None
+            fld = None
+            if label is not None and len(label) == 1 and label[0] and not label[0].isspace():
+                fld = index.get(label[0])  # the template's shape: one-line label, then value
+            if fld is not None:
+                value = cells[1]
+                if not value or not value[0].strip() or not value[-1].strip():
+                    value = _trim(value)
+                previous = _Entry(fld, value, number)
+                self.entries.append(previous)
                 continue
             entries = self.row(cells, number)
             if entries:
@@ -116,6 +129,90 @@ class _Walker:
                 previous = None
                 for inner in nested:
                     self.table(inner)
+
+    def plain_rows(self, tbl: etree._Element) -> list[_Row] | None:
+        """The rows of a table whose rows, cells and paragraphs are plain children (the template
+        as written): one C-level pass, no element made for row and cell properties. None when
+        the table holds a nested table, a content control, custom XML or anything out of place;
+        :meth:`rows` then reads it."""
+        t = self.t
+        tr_tag, tc_tag, p_tag, texts = t.tr, t.tc, t.p, self.texts
+        out: list[_Row] = []
+        tr = tc = None
+        cells: list[list[str]] = []
+        lines: list[str] = []
+        for el in tbl.iter(tr_tag, tc_tag, p_tag, t.tbl, t.sdt, t.customXml):
+            tag = el.tag
+            if tag == p_tag:
+                if el.getparent() is not tc:
+                    return None
+                text = texts.get(el)
+                if text is None:
+                    text = paragraph_text(el, t)
+                if "\n" in text:
+                    lines.extend(text.split("\n"))
+                else:
+                    lines.append(text)
+            elif tag == tc_tag:
+                if tr is None or el.getparent() is not tr:
+                    return None
+                if not cells:
+                    out[-1] = (el, cells, [])
+                tc, lines = el, []
+                cells.append(lines)
+            elif tag == tr_tag:
+                if el.getparent() is not tbl:
+                    return None
+                tr, tc, cells = el, None, []
+                out.append((None, cells, []))
+            elif el is not tbl:
+                return None
+        return out
+
+    def rows(self, tbl: etree._Element) -> list[_Row]:
+        """Each row's first cell, its cells' lines and the tables nested in them, read through
+        content controls and custom XML."""
+        t = self.t
+        tc_tag, p_tag, sdt, containers = t.tc, t.p, t.sdt, t.containers
+        texts = self.texts
+        out: list[_Row] = []
+        for tr in _children(tbl, t.tr, t):
+            # The cells of the row, read inline: a tc holding only its properties and paragraphs
+            # (nearly all of them) costs no call; anything else goes through cell_lines.
+            nested: list[etree._Element] = []
+            cells: list[list[str]] = []
+            first: etree._Element | None = None
+            for child in tr:
+                ctag = child.tag
+                if ctag == tc_tag:
+                    tcs: Sequence[etree._Element] = (child,)
+                elif ctag == sdt:
+                    content = child.find(t.sdtContent)
+                    tcs = () if content is None else _children(content, tc_tag, t)
+                elif ctag == t.customXml:
+                    tcs = _children(child, tc_tag, t)
+                else:
+                    continue
+                for tc in tcs:
+                    if first is None:
+                        first = tc
+                    lines: list[str] | None = []
+                    for el in tc:
+                        etag = el.tag
+                        if etag == p_tag:
+                            text = texts.get(el)
+                            if text is None:
+                                text = paragraph_text(el, t)
+                            if "\n" in text:
+                                lines.extend(text.split("\n"))  # type: ignore[union-attr]
+                            else:
+                                lines.append(text)  # type: ignore[union-attr]
+                        elif etag in containers:  # not w:tcPr: the general reader
+                            lines = None
+                            break
+                    cells.append(self.cell_lines(tc, nested) if lines is None else lines)
+            out.append((first, cells, nested))
+        return out
 
     def row(self, cells: list[list[str]], table: int) -> list[_Entry]:
         """Label/value pairs in one table row; [] when its first non-empty cell is no label."""
