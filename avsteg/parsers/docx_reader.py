@@ -146,13 +146,7 @@ class _Walker:
             if tag == p_tag:
                 if el.getparent() is not tc:
                     return None
-                text = texts.get(el)
-                if text is None:
-                    text = paragraph_text(el, t)
-                if "\n" in text:
-                    lines.extend(text.split("\n"))
-                else:
-                    lines.append(text)
+                _add_lines(lines, el, texts, t)
             elif tag == tc_tag:
                 if tr is None or el.getparent() is not tr:
                     return None
@@ -277,13 +271,7 @@ class _Walker:
         for child in parent:
             tag = child.tag
             if tag == p_tag:
-                text = texts.get(child)
-                if text is None:
-                    text = paragraph_text(child, t)
-                if "\n" in text:
-                    lines.extend(text.split("\n"))
-                else:
-                    lines.append(text)
+                _add_lines(lines, child, texts, t)
             elif tag not in t.containers:  # w:tcPr, mostly
                 continue
             elif tag == t.tbl:
@@ -299,6 +287,18 @@ class _Walker:
             elif tag == t.customXml:
                 lines.extend(self.cell_lines(child, nested))
         return lines
+
+
+def _add_lines(lines: list[str], p: etree._Element, texts: dict[etree._Element, str],
+               t: Tags) -> None:
+    """Append a paragraph's text lines (from the one-pass ``texts``, else the exact walker)."""
+    text = texts.get(p)
+    if text is None:
+        text = paragraph_text(p, t)
+    if "\n" in text:
+        lines.extend(text.split("\n"))
+    else:
+        lines.append(text)
 
 
 @lru_cache(maxsize=8)
