@@ -28,11 +28,17 @@ def schema_of(settings: Settings) -> Schema:
     return load_schema(settings.schema_file)
 
 
-def triage_policy(settings: Settings) -> Policy:
+def triage_policy(settings: Settings, schema: Schema | None = None) -> Policy:
+    """Who may be answered: the allowed sender domains are the setting plus the mail domains
+    the schema's organisations name (spec 3); domains people trust are added per message by
+    the pipeline from the database."""
     p = settings.policy
+    domains = tuple(p.allowed_sender_domains)
+    if schema is not None and "*" not in domains:
+        domains = tuple(dict.fromkeys((*domains, *schema.mail_domains)))
     return Policy(
         service_address=p.service_address,
-        allowed_sender_domains=tuple(p.allowed_sender_domains),
+        allowed_sender_domains=domains,
         trust_authentication_results=p.trust_authentication_results,
         authserv_id=p.authserv_id,
     )
@@ -44,10 +50,11 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
         from avsteg.parsers.convert import libreoffice_converter
 
         convert = libreoffice_converter()
+    schema = schema_of(settings)
     return Pipeline(
         db=db,
-        schema=schema_of(settings),
-        policy=triage_policy(settings),
+        schema=schema,
+        policy=triage_policy(settings, schema),
         replies=ReplyPolicy(
             service_address=settings.policy.service_address,
             service_name=settings.policy.service_name,
