@@ -5,6 +5,7 @@ aiosmtpd port, a PostgreSQL URL) or wire fakes directly into :class:`Pipeline`.
 """
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
             service_name=settings.policy.service_name,
             per_sender_per_hour=settings.policy.replies_per_sender_per_hour,
             send=send_replies and settings.worker.send_replies,
+            reply_window=dt.timedelta(days=settings.policy.reply_window_days),
         ),
         convert=convert,
     )
