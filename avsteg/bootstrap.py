@@ -12,7 +12,7 @@ from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy
-from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
+from avsteg.services.pipeline import Pipeline, ReplyPolicy
 from avsteg.storage.database import Database
 
 

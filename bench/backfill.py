@@ -97,8 +97,8 @@ def floor(server, user) -> tuple[float, int]:
 def worker_child(args: argparse.Namespace) -> None:
     """In the child: the worker's backfill, one poll; prints a JSON line with its figures."""
     from avsteg.bootstrap import open_database
+    from avsteg.commands.worker_service import build_worker
     from avsteg.config.settings import Settings
-    from avsteg.ingest.service import build_worker
 
     settings = Settings()
     db = open_database(settings)

@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import build_pipeline, open_database
     from avsteg.commands.common import settings_from
     from avsteg.commands.list_reports import print_table, register_lines
-    from avsteg.ingest.delivery import deliver_due
     from avsteg.ingest.folder_outbox import FolderOutbox
     from avsteg.samples import correction, first_batch
+    from avsteg.services.delivery import deliver_due
 
     console = Console(width=None if sys.stdout.isatty() else 120)
     base = Path(args.dir).resolve()

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import build_outbox, build_pipeline, open_database
     from avsteg.domain.errors import ConfigurationError
-    from avsteg.ingest.delivery import deliver_due
+    from avsteg.services.delivery import deliver_due
 
     settings = settings_from(args)
     if not (args.outbox or args.no_replies or settings.smtp.host or settings.worker.outbox_dir):

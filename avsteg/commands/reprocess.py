@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 
 if TYPE_CHECKING:
-    from avsteg.ingest.pipeline import Handled
+    from avsteg.services.pipeline import Handled
 
 HELP = "run a stored message through the pipeline again (e.g. after a schema fix)"
 
@@ -93,7 +93,7 @@ def reprocess(pipeline, message_id: str, *, replies: bool = True) -> Reprocessed
     from sqlalchemy import func, select
 
     from avsteg.domain.message import MailboxPosition
-    from avsteg.ingest.pipeline import Pipeline
+    from avsteg.services.pipeline import Pipeline
     from avsteg.storage import messages as message_store
     from avsteg.storage.models import MessageRow
 
@@ -135,7 +135,7 @@ def reprocess(pipeline, message_id: str, *, replies: bool = True) -> Reprocessed
 
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import build_outbox, build_pipeline, open_database
-    from avsteg.ingest.delivery import deliver_due
+    from avsteg.services.delivery import deliver_due
 
     settings = settings_from(args)
     db = open_database(settings)

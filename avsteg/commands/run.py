@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, settings, open_database) -> int:
-    from avsteg.ingest.service import build_worker, run_service
+    from avsteg.commands.worker_service import build_worker, run_service
 
     db = open_database(settings)
     try:

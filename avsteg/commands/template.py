@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     schema = load_schema(settings.schema_file)
     if args.format == "docx":
-        from avsteg.templates.docx_template import build_docx as build
+        from avsteg.forms.docx_template import build_docx as build
     else:
-        from avsteg.templates.xlsx_template import build_xlsx as build
+        from avsteg.forms.xlsx_template import build_xlsx as build
     data = build(schema, args.kind)
 
     out = Path(args.output)

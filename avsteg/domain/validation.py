@@ -27,10 +27,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from avsteg.domain import normalise as n
+from avsteg.domain.choices import chosen_in
 from avsteg.domain.report import FoundTemplate, ParsedReport, Problem
 from avsteg.domain.schema import Field, Schema
-from avsteg.parsers import normalise as n
-from avsteg.parsers.choices import chosen_in
 
 # The report field the known-organisations list applies to (the list is not tied to a field in
 # schema.toml); when a schema has no such field the check is simply skipped.

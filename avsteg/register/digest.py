@@ -1,7 +1,7 @@
 """The weekly digest for the stödfunktion: what came in, what changed, what waits for a person.
 
 Pure composition: :class:`DigestData` (plain rows, gathered from the database by
-:mod:`avsteg.register.jobs`) and the register workbook in, an :class:`EmailMessage` out. The
+:mod:`avsteg.services.jobs`) and the register workbook in, an :class:`EmailMessage` out. The
 job queues it in the outbox (kind ``digest``); delivery is someone else's job.
 
 The digest's Message-ID is derived from the day it covers (:func:`digest_message_id`), and the

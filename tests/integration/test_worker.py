@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from avsteg.commands.worker_service import Service, make_mailbox
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.service import Service, make_mailbox
 from tests.support import emails
 from tests.support.worker_env import (
     PROCESSED,

@@ -1,5 +1,5 @@
-"""Round-trip helpers for tests: filling (avsteg.templates.fill), sample values, LibreOffice."""
-from avsteg.templates.fill import (
+"""Round-trip helpers for tests: filling (avsteg.forms.fill), sample values, LibreOffice."""
+from avsteg.forms.fill import (
     FillStyle,
     fill_docx,
     fill_xlsx,

@@ -18,8 +18,8 @@ from avsteg.commands.reprocess import REPROCESS_ACCOUNT, reprocess
 from avsteg.commands.show import print_details, report_details
 from avsteg.config.schema import default_schema, schema_from_dict
 from avsteg.config.settings import load_settings
+from avsteg.forms.docx_template import build_docx
 from avsteg.storage.models import MessageRow, ReplyRow, Report, ReportVersion
-from avsteg.templates.docx_template import build_docx
 from tests.support import emails
 from tests.support.fill import FillStyle, fill_docx, sample_report
 

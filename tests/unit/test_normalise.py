@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from avsteg.config.schema import default_schema
-from avsteg.parsers import normalise as n
-from avsteg.parsers.normalise import (
+from avsteg.domain import normalise as n
+from avsteg.domain.choices import chosen_options
+from avsteg.domain.normalise import (
     Invalid,
     Number,
     as_text,
-    chosen_options,
     is_blank,
     luhn_ok,
     normalise_date,

@@ -16,7 +16,7 @@ from avsteg.domain.replies import (
     reply_subject,
 )
 from avsteg.domain.report import Problem
-from avsteg.parsers.mail import read_message
+from avsteg.parsers.mail.reader import read_message
 from tests.support import emails as E
 
 SCHEMA = default_schema()

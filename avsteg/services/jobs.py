@@ -1,6 +1,6 @@
 """The register's scheduled jobs: the weekly digest and the December reminders.
 
-:func:`add_jobs` is called by the service (:mod:`avsteg.ingest.service`) with its APScheduler;
+:func:`add_jobs` is called by the service (:mod:`avsteg.commands.worker_service`) with its APScheduler;
 each job is off unless configured (``schedules.digest_address``, ``schedules.reminders``).
 
 Jobs only *queue* mail in the outbox; the worker's poll delivers whatever is due (one thread
@@ -257,7 +257,7 @@ def plan_reminders(
 def queue_reminders(settings: Settings, db: Database, plans: Sequence[ReminderPlan], *,
                     schema: Schema, now: dt.datetime | None = None) -> list[int]:
     """Record and queue each reminder in one unit of work; skip those recorded meanwhile."""
-    from avsteg.templates.docx_template import build_docx
+    from avsteg.forms.docx_template import build_docx
 
     now = now or _utcnow()
     template = (f"{schema.kinds['annual']}.docx", build_docx(schema, "annual"),

@@ -20,7 +20,7 @@ from lxml import etree
 
 from avsteg.domain.report import FoundTemplate, RawValue
 from avsteg.domain.schema import Field, Schema
-from avsteg.parsers.ooxml import Package, labels_for
+from avsteg.parsers.office.ooxml import Package, labels_for
 
 NS_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_S_STRICT = "http://purl.oclc.org/ooxml/spreadsheetml/main"

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.delivery import deliver_due
-from avsteg.ingest.pipeline import Handled, Pipeline, filing_for
 from avsteg.ingest.ports import Mailbox, Outbox
+from avsteg.services.delivery import deliver_due
+from avsteg.services.pipeline import Handled, Pipeline, filing_for
 from avsteg.storage import ledger
 from avsteg.storage import messages as message_store
 from avsteg.storage.database import Database

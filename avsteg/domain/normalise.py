@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from avsteg.domain.schema import Field
+    pass
 
 
 QUOTE_LIMIT = 80
@@ -429,21 +429,10 @@ def _excel_phone(raw: Any) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------- choices
-
-
-def chosen_options(raw: Any, field: Field) -> list[str]:
-    """Canonical option names chosen in a choice cell, in schema order (see parsers/choices.py)."""
-    from avsteg.parsers.choices import chosen_options as choose  # here: choices imports us
-
-    return choose(raw, field)
-
-
 __all__ = [
     "Invalid",
     "Number",
     "as_text",
-    "chosen_options",
     "date_value",
     "decimal_value",
     "email_value",

@@ -20,7 +20,7 @@ from typing import Any
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import TransientError
 from avsteg.ingest.ports import Mailbox
-from avsteg.ingest.worker import PollReport, Worker
+from avsteg.services.worker import PollReport, Worker
 
 log = logging.getLogger("avsteg.service")
 
@@ -154,7 +154,7 @@ def run_service(settings: Settings, db) -> None:
 
 def _scheduled_jobs(settings: Settings, db: Any) -> Callable[[Any], object] | None:
     try:
-        from avsteg.register.jobs import add_jobs
+        from avsteg.services.jobs import add_jobs
     except ImportError:
         return None
     return lambda scheduler: add_jobs(scheduler, settings, db)

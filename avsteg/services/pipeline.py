@@ -32,7 +32,7 @@ from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
 from avsteg.ingest.ports import Outcome as Filing
-from avsteg.parsers.mail import read_message
+from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
@@ -341,8 +341,8 @@ class Pipeline:
     def _blank_templates(self) -> list[tuple[str, bytes]]:
         """Blank templates to attach to a help reply, built once per pipeline."""
         if self._blanks is None:
-            from avsteg.templates.docx_template import build_docx
-            from avsteg.templates.xlsx_template import build_xlsx
+            from avsteg.forms.docx_template import build_docx
+            from avsteg.forms.xlsx_template import build_xlsx
 
             self._blanks = [
                 ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
@@ -424,7 +424,7 @@ def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:
 
 def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:
     """True for the "an error of ours" rejection that parse_attachment returns after a crash."""
-    from avsteg.parsers.safety import rejection
+    from avsteg.parsers.office.safety import rejection
 
     return (
         parsed.status == "rejected"
