@@ -129,7 +129,7 @@ def _print_example_replies(console, results) -> None:
 def _export(db, schema, base: Path) -> Path | None:
     try:
         from avsteg.register.export import build_xlsx
-        from avsteg.register.query import register_rows
+        from avsteg.storage.read_model.register import register_rows
     except ImportError:
         return None
     path = base / "avstegsregister.xlsx"

@@ -34,8 +34,8 @@ def load_register(args: argparse.Namespace):
     """Settings, schema and the register for the period the arguments name."""
     # Not avsteg.bootstrap: an export needs the database, not the mail pipeline's imports.
     from avsteg.config.schema import load_schema
-    from avsteg.register.query import register_rows
     from avsteg.storage.database import Database
+    from avsteg.storage.read_model.register import register_rows
 
     settings = settings_from(args)
     schema = load_schema(settings.schema_file)

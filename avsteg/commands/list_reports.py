@@ -57,7 +57,7 @@ def print_table(lines: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from avsteg.register.rows import local_time
+    from avsteg.domain.register import local_time
 
     def when(text: str | None) -> str:
         return local_time(dt.datetime.fromisoformat(text)).strftime("%Y-%m-%d %H:%M") if text else ""

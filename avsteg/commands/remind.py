@@ -29,11 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import build_outbox, open_database, schema_of
-    from avsteg.register.query import register_rows
+    from avsteg.domain.localtime import local_time
     from avsteg.register.reminders import who_owes_annual
-    from avsteg.register.rows import local_time
     from avsteg.services.delivery import deliver_due
     from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
+    from avsteg.storage.read_model.register import register_rows
 
     settings = settings_from(args)
     schema = schema_of(settings)

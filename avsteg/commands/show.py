@@ -198,7 +198,7 @@ def _when(text: str | None) -> str:
     """An ISO timestamp as local (Stockholm) time, the way people in the stödfunktion read it."""
     import datetime as dt
 
-    from avsteg.register.rows import local_time
+    from avsteg.domain.register import local_time
 
     if not text:
         return "–"

@@ -12,57 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from avsteg.register.rows import local_time
+from avsteg.domain.localtime import local_time
+from avsteg.domain.register import DigestData, ProblemLine, ReportLine
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 MAX_LINES_PER_SECTION = 50  # a flood of problems is summarised, the workbook has the rest
-
-
-@dataclass(frozen=True)
-class ReportLine:
-    """A report that is new or changed in the period (its newest version)."""
-
-    reference: str
-    version: int
-    organisation: str
-    report_type: str
-    year: int | None
-    deviations: int
-    jobs_created: int
-    change: str  # Swedish: "ny", "ny version", "återkallad"
-
-
-@dataclass(frozen=True)
-class ProblemLine:
-    """Something that waits for a person: a rejected or failed message, a reply not delivered."""
-
-    when: dt.datetime | None
-    who: str | None  # the sender or recipient
-    subject: str | None
-    detail: str  # why (Swedish where it comes from us, the technical error otherwise)
-
-
-@dataclass(frozen=True)
-class DigestData:
-    period_start: dt.datetime
-    period_end: dt.datetime
-    new_reports: Sequence[ReportLine] = ()
-    changed_reports: Sequence[ReportLine] = ()
-    rejected_messages: Sequence[ProblemLine] = ()
-    failed_messages: Sequence[ProblemLine] = ()
-    failed_replies: Sequence[ProblemLine] = ()
-    register_reports: int = 0  # reports in the register, withdrawn ones left out
-    register_deviations: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def waiting(self) -> int:
-        return len(self.rejected_messages) + len(self.failed_messages) + len(self.failed_replies)
 
 
 def _domain(address: str) -> str:

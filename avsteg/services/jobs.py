@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.localtime import local_time
 from avsteg.domain.schema import Schema
 from avsteg.register.digest import (
     DigestData,
@@ -39,7 +40,6 @@ from avsteg.register.digest import (
     digest_message_id,
 )
 from avsteg.register.reminders import Debtor, Which, compose_reminder, who_owes_annual
-from avsteg.register.rows import local_time
 from avsteg.storage import ledger
 from avsteg.storage import models as m
 from avsteg.storage import outbox as reply_store
@@ -158,7 +158,7 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
     """Queue this week's digest; the reply's id, or None when it was queued already."""
     from avsteg.config.schema import load_schema
     from avsteg.register.export import build_xlsx
-    from avsteg.register.query import register_rows
+    from avsteg.storage.read_model.register import register_rows
 
     address = settings.schedules.digest_address
     if not address:
@@ -230,7 +230,7 @@ def plan_reminders(
     the first before that date and still owes (someone reminded late for the first time is
     not reminded again the next day).
     """
-    from avsteg.register.query import register_rows
+    from avsteg.storage.read_model.register import register_rows
 
     # ReportRow carries the status who_owes_annual needs to leave withdrawn reports out.
     reports: Sequence[Any] = register_rows(s, year=year, schema=schema).reports

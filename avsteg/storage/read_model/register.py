@@ -1,7 +1,7 @@
 """Reads the register from the database into the plain rows the export and board report use.
 
 The only place in :mod:`avsteg.register` that knows the SQLAlchemy models; everything else
-works on :mod:`avsteg.register.rows`. Values stored as JSON (dates as ISO text, decimals as
+works on :mod:`avsteg.domain.register`. Values stored as JSON (dates as ISO text, decimals as
 numbers) are given back their schema types here, so a date is a ``date`` again.
 """
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from avsteg.domain.schema import Field, Schema
-from avsteg.register.rows import (
+from avsteg.domain.register import (
     CURRENT,
     WITHDRAWN,
     DeviationRow,
@@ -23,6 +22,7 @@ from avsteg.register.rows import (
     ReportRow,
     VersionRow,
 )
+from avsteg.domain.schema import Field, Schema
 from avsteg.storage import models as m
 
 
