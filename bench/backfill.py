@@ -96,8 +96,7 @@ def floor(server, user) -> tuple[float, int]:
 
 def worker_child(args: argparse.Namespace) -> None:
     """In the child: the worker's backfill, one poll; prints a JSON line with its figures."""
-    from avsteg.bootstrap import open_database
-    from avsteg.commands.worker_service import build_worker
+    from avsteg.bootstrap import build_worker, open_database
     from avsteg.config.settings import Settings
 
     settings = Settings()

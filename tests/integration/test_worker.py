@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from avsteg.commands.worker_service import Service, make_mailbox
+from avsteg.bootstrap import make_mailbox
+from avsteg.commands.worker_service import Service
 from avsteg.domain.errors import TransientError
 from tests.support import emails
 from tests.support.worker_env import (

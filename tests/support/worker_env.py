@@ -334,8 +334,7 @@ class Workers:
         self._opened: list[Any] = []
 
     def __call__(self, settings: Any, **kwargs: Any) -> Any:
-        from avsteg.bootstrap import open_database
-        from avsteg.commands.worker_service import build_worker
+        from avsteg.bootstrap import build_worker, open_database
 
         db = open_database(settings)
         worker = build_worker(settings, db, **kwargs)

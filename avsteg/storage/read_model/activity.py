@@ -110,6 +110,6 @@ def service_status(s: Session) -> ServiceStatus:
     return ServiceStatus(
         polls=polls,
         message_states={state: int(n) for state, n in states},
-        outcomes={outcome: int(n) for outcome, n in outcomes},
+        outcomes={str(outcome): int(n) for outcome, n in outcomes},
         replies=outbox_counts(s),
     )

@@ -156,7 +156,7 @@ def report_details(s: Session, reference: str) -> ReportDetails | None:
     # perhaps, with an error reply) belongs to the report's history too.
     originals = s.scalars(select(MessageRow.reprocessed_from).where(
         MessageRow.id.in_(version_messages), MessageRow.reprocessed_from.is_not(None)))
-    message_pks = sorted(version_messages | {int(pk) for pk in originals})
+    message_pks = sorted(version_messages | {int(pk) for pk in originals if pk is not None})
     messages = list(s.scalars(
         select(MessageRow).where(MessageRow.id.in_(message_pks)).order_by(MessageRow.id)))
     problems = list(s.scalars(
