@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from avsteg.domain.errors import ConfigurationError
+
 # command name → module under avsteg.commands
 COMMANDS: dict[str, str] = {
     "template": "template",
@@ -70,8 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"avsteg: the {name} command is not available in this build", file=sys.stderr)
         return 2
-    from avsteg.domain.errors import ConfigurationError
-
     try:
         return int(module.run(args) or 0)
     except ConfigurationError as exc:  # a setting is missing or wrong: say which, no traceback

@@ -14,6 +14,15 @@ import shutil
 import sys
 from pathlib import Path
 
+from avsteg.bootstrap import build_pipeline, open_database
+from avsteg.commands.common import settings_from
+from avsteg.commands.list_reports import print_table, register_lines
+from avsteg.ingest.folder_outbox import FolderOutbox
+from avsteg.register.export import build_xlsx
+from avsteg.samples import correction, first_batch
+from avsteg.services.delivery import deliver_due
+from avsteg.storage.read_model.register import register_rows
+
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
 OUTCOME_SV = {
@@ -39,12 +48,6 @@ def _fresh_dir(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from avsteg.bootstrap import build_pipeline, open_database
-    from avsteg.commands.common import settings_from
-    from avsteg.commands.list_reports import print_table, register_lines
-    from avsteg.ingest.folder_outbox import FolderOutbox
-    from avsteg.samples import correction, first_batch
-    from avsteg.services.delivery import deliver_due
 
     console = Console(width=None if sys.stdout.isatty() else 120)
     base = Path(args.dir).resolve()
@@ -127,11 +130,6 @@ def _print_example_replies(console, results) -> None:
 
 
 def _export(db, schema, base: Path) -> Path | None:
-    try:
-        from avsteg.register.export import build_xlsx
-        from avsteg.storage.read_model.register import register_rows
-    except ImportError:
-        return None
     path = base / "avstegsregister.xlsx"
     with db.unit_of_work(readonly=True) as s:
         path.write_bytes(build_xlsx(register_rows(s, schema=schema), schema))

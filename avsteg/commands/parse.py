@@ -13,6 +13,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from avsteg.config.schema import load_schema
+from avsteg.config.settings import load_settings
+from avsteg.domain.errors import ConfigurationError
+from avsteg.parsers.convert import libreoffice_converter
+from avsteg.parsers.template import parse_attachment
+
 HELP = "parse one attachment (.docx/.xlsx template) and print what was found"
 
 
@@ -31,11 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.config.schema import load_schema
-    from avsteg.config.settings import load_settings
-    from avsteg.domain.errors import ConfigurationError
-    from avsteg.parsers.template import parse_attachment
-
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     path = Path(args.file)
     try:
@@ -55,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
 
     convert = None
     if args.convert:
-        from avsteg.parsers.convert import libreoffice_converter
-
         convert = libreoffice_converter()
         if convert is None:
             print("avsteg: --convert: soffice (LibreOffice) is not installed; not converting",

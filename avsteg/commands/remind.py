@@ -12,7 +12,13 @@ import argparse
 import datetime as dt
 from typing import Any
 
+from avsteg.bootstrap import build_outbox, open_database, schema_of
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.domain.localtime import local_time
+from avsteg.register.reminders import who_owes_annual
+from avsteg.services.delivery import deliver_due
+from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
+from avsteg.storage.read_model.register import register_rows
 
 HELP = "remind organisations that owe this year's Helårsrapport (--dry-run: only list them)"
 
@@ -28,13 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import build_outbox, open_database, schema_of
-    from avsteg.domain.localtime import local_time
-    from avsteg.register.reminders import who_owes_annual
-    from avsteg.services.delivery import deliver_due
-    from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
-    from avsteg.storage.read_model.register import register_rows
-
     settings = settings_from(args)
     schema = schema_of(settings)
     now = dt.datetime.now(dt.UTC)

@@ -54,12 +54,15 @@ def parse_attachment(
     convert: Converter | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> ParsedReport:
-    """Read one attachment. Never raises: every failure is a ``rejected`` report."""
+    """Read one attachment. Never raises: every failure is a ``rejected`` report (a crash of
+    ours is also marked ``crashed``)."""
     try:
         return _parse(filename, data, schema, today, convert, max_bytes)
     except Exception:
         log.exception("parse_attachment failed on %r (%d bytes)", filename, len(data or b""))
-        return rejected_file(filename, None, rejection("internal", schema.messages))
+        crashed = rejected_file(filename, None, rejection("internal", schema.messages))
+        crashed.crashed = True
+        return crashed
 
 
 def read_found(filename: str, data: bytes, schema: Schema) -> FoundTemplate:

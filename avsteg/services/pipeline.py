@@ -31,6 +31,8 @@ from avsteg.domain.replies import (
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 from avsteg.ingest.ports import Outcome as Filing
 from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
@@ -313,7 +315,7 @@ class Pipeline:
         parsed = parse_attachment(
             attachment.path, attachment.data, self.schema, today=now.date(), convert=self.convert
         )
-        if _parser_crashed(parsed, self.schema):
+        if parsed.crashed:
             # parse_attachment never raises; a crash inside it is a bug of ours, and the sender
             # must not be told to fix anything (spec 3): fail the message so it is retried.
             raise RuntimeError(f"the parser crashed on {attachment.path!r} (see the log)")
@@ -341,9 +343,6 @@ class Pipeline:
     def _blank_templates(self) -> list[tuple[str, bytes]]:
         """Blank templates to attach to a help reply, built once per pipeline."""
         if self._blanks is None:
-            from avsteg.forms.docx_template import build_docx
-            from avsteg.forms.xlsx_template import build_xlsx
-
             self._blanks = [
                 ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
                 ("Avstegsrapport – händelserapport.xlsx", build_xlsx(self.schema, "event")),
@@ -420,18 +419,6 @@ def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:
     if not message_id:
         return ()
     return tuple(r.reference for r in report_store.find_reports_for_thread(s, [message_id]))
-
-
-def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:
-    """True for the "an error of ours" rejection that parse_attachment returns after a crash."""
-    from avsteg.parsers.office.safety import rejection
-
-    return (
-        parsed.status == "rejected"
-        and parsed.format is None
-        and len(parsed.errors) == 1
-        and parsed.errors[0].message == rejection("internal", schema.messages)
-    )
 
 
 def _overall(outcomes: Sequence[str]) -> str:
