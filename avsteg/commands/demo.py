@@ -17,6 +17,7 @@ from pathlib import Path
 from avsteg.bootstrap import build_pipeline, open_database
 from avsteg.commands.common import settings_from
 from avsteg.commands.list_reports import print_table, register_lines
+from avsteg.domain.vocabulary import REGISTERING, REPLY_KINDS, outcome_word
 from avsteg.ingest.folder_outbox import FolderOutbox
 from avsteg.register.export import build_xlsx
 from avsteg.samples import correction, first_batch
@@ -25,10 +26,6 @@ from avsteg.storage.read_model.register import register_rows
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
-OUTCOME_SV = {
-    "registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
-    "rejected": "avvisad, svar med fel", "ignored": "lämnad åt en person", "failed": "misslyckades",
-}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,7 +106,7 @@ def _print_messages(console, results, base: Path) -> None:
         table.add_column(h)
     for sample, handled, reply in results:
         table.add_row(sample.story, handled.sender or "",
-                      OUTCOME_SV.get(handled.outcome, handled.outcome),
+                      outcome_word(handled.outcome),
                       ", ".join(handled.references),
                       reply.name if reply else "inget svar")
     console.print(table)
@@ -119,8 +116,8 @@ def _print_example_replies(console, results) -> None:
     """Show the sender's view: the first receipt and the first error reply, in full."""
     shown = set()
     for _sample, handled, reply in results:
-        kind = "kvittens" if handled.outcome in ("registered", "new_version") else (
-            "felsvar" if handled.outcome == "rejected" else None)
+        kind = REPLY_KINDS["receipt"] if handled.outcome in REGISTERING else (
+            REPLY_KINDS["error"] if handled.outcome == "rejected" else None)
         if reply is None or kind is None or kind in shown:
             continue
         shown.add(kind)

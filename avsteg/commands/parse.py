@@ -16,6 +16,7 @@ from pathlib import Path
 from avsteg.config.schema import load_schema
 from avsteg.config.settings import load_settings
 from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.vocabulary import PARSE_STATUSES, word
 from avsteg.parsers.convert import libreoffice_converter
 from avsteg.parsers.template import parse_attachment
 
@@ -70,11 +71,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_STATUS_SV = {"accepted": "godkänd", "rejected": "avvisad", "not_a_report": "ingen avstegsrapport"}
-
-
 def _summary(out: dict) -> None:
-    print(f"{out['file']}: {_STATUS_SV.get(out['status'], out['status'])} ({out['status']}), "
+    print(f"{out['file']}: {word(PARSE_STATUSES, out['status'])} ({out['status']}), "
           f"format {out['format'] or '?'}, mallversion {out['template_version'] or '-'}")
     if out["status"] == "not_a_report":
         return

@@ -15,7 +15,7 @@ from typing import Any
 from avsteg.bootstrap import build_outbox, open_database, schema_of
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 from avsteg.domain.localtime import local_time
-from avsteg.register.reminders import who_owes_annual
+from avsteg.domain.replies.reminders import who_owes_annual
 from avsteg.services.delivery import deliver_due
 from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
 from avsteg.storage.read_model.register import register_rows

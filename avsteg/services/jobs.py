@@ -29,14 +29,14 @@ from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.localtime import TIMEZONE, local_time
-from avsteg.domain.schema import Schema
-from avsteg.forms.docx_template import build_docx
-from avsteg.register.digest import (
+from avsteg.domain.replies.digest import (
     compose_digest,
     digest_message_id,
 )
+from avsteg.domain.replies.reminders import Debtor, Which, compose_reminder, who_owes_annual
+from avsteg.domain.schema import Schema
+from avsteg.forms.docx_template import build_docx
 from avsteg.register.export import build_xlsx
-from avsteg.register.reminders import Debtor, Which, compose_reminder, who_owes_annual
 from avsteg.storage import ledger
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database, Session

@@ -20,7 +20,7 @@ from typing import Any
 
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
-from avsteg.domain.replies import (
+from avsteg.domain.replies.sender import (
     NOT_A_TEMPLATE,
     Outcome,
     RegisteredReport,

@@ -21,9 +21,9 @@ from avsteg.cli import main
 from avsteg.config.schema import default_schema
 from avsteg.config.settings import load_settings
 from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.replies.digest import DigestData, compose_digest
 from avsteg.forms.docx_template import build_docx
 from avsteg.ingest.folder_outbox import FolderOutbox
-from avsteg.register.digest import DigestData, compose_digest
 from avsteg.services import jobs
 from avsteg.services.delivery import deliver_due
 from avsteg.storage import messages as message_store

@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from avsteg.config.schema import default_schema
-from avsteg.domain.replies import (
+from avsteg.domain.replies.sender import (
     RegisteredReport,
     RejectedFile,
     compose_help_reply,
