@@ -22,8 +22,9 @@ from avsteg.ingest.oauth import token_provider_from_settings
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.ingest.smtp_outbox import SmtpOutbox
 from avsteg.parsers.convert import libreoffice_converter
+from avsteg.services.handled import ReplyPolicy
 from avsteg.services.jobs import add_jobs
-from avsteg.services.pipeline import Pipeline, ReplyPolicy
+from avsteg.services.pipeline import Pipeline
 from avsteg.services.worker import Worker
 from avsteg.storage.database import Database
 

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
 
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
@@ -33,9 +32,9 @@ from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
 from avsteg.forms.docx_template import build_docx
 from avsteg.forms.xlsx_template import build_xlsx
-from avsteg.ingest.ports import Outcome as Filing
 from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
+from avsteg.services.handled import Handled, ReplyPolicy
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage import reports as report_store
@@ -45,53 +44,6 @@ from avsteg.storage.models import MessageRow, Report
 log = logging.getLogger("avsteg.pipeline")
 
 Converter = Callable[[bytes, str], "bytes | None"]
-
-
-@dataclass(frozen=True)
-class ReplyPolicy:
-    service_address: str
-    service_name: str
-    per_sender_per_hour: int = 10
-    send: bool = True  # False for a backfill: register everything, answer nobody
-    # Answer only when the message's outcome is one of these (None: whatever it is). Used by
-    # ``avsteg reprocess``: a sender hears again only when the outcome changed for them.
-    only_outcomes: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one message; the JSON line of ``avsteg ingest``."""
-
-    message_pk: int
-    message_id: str | None
-    outcome: str  # registered | duplicate | new_version | rejected | ignored | failed
-    reason: str
-    references: tuple[str, ...] = ()
-    errors: tuple[Problem, ...] = ()
-    reply_ids: tuple[int, ...] = ()
-    sender: str | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """The fields every command prints about a handled message (JSON-ready)."""
-        return {
-            "message_id": self.message_id,
-            "outcome": self.outcome,
-            "references": list(self.references),
-            "errors": [p.to_json() for p in self.errors],
-        }
-
-    @property
-    def filed_as(self) -> Filing | None:
-        return filing_for(self.outcome)
-
-
-def filing_for(outcome: str | None) -> Filing | None:
-    """Where the mailbox puts a message after this outcome; None: leave it (not ours, failed)."""
-    if outcome in ("registered", "new_version", "duplicate"):
-        return "processed"
-    if outcome == "rejected":
-        return "rejected"
-    return None
 
 
 @dataclass

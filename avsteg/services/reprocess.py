@@ -19,7 +19,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from avsteg.domain.vocabulary import REGISTERING
-from avsteg.services.pipeline import Handled, Pipeline
+from avsteg.services.handled import Handled
+from avsteg.services.pipeline import Pipeline
 from avsteg.storage import messages as message_store
 
 

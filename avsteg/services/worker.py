@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from avsteg.domain.errors import TransientError
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.services.delivery import deliver_due
-from avsteg.services.pipeline import Handled, Pipeline, filing_for
+from avsteg.services.handled import Handled, filing_for
+from avsteg.services.pipeline import Pipeline
 from avsteg.storage import ledger
 from avsteg.storage import messages as message_store
 from avsteg.storage.database import Database
