@@ -24,7 +24,7 @@ from avsteg.ingest.smtp_outbox import SmtpOutbox
 from avsteg.parsers.convert import libreoffice_converter
 from avsteg.services.handled import ReplyPolicy
 from avsteg.services.jobs import add_jobs
-from avsteg.services.pipeline import Pipeline
+from avsteg.services.pipeline import Converter, Pipeline
 from avsteg.services.worker import Worker
 from avsteg.storage.database import Database
 
@@ -51,10 +51,15 @@ def triage_policy(settings: Settings) -> Policy:
     )
 
 
+def build_converter() -> Converter | None:
+    """LibreOffice conversion of .doc/.xls/.odt/.ods to .docx/.xlsx; None without LibreOffice."""
+    return libreoffice_converter()
+
+
 def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = True) -> Pipeline:
     convert = None
     if settings.policy.convert_legacy and shutil.which("soffice"):
-        convert = libreoffice_converter()
+        convert = build_converter()
     return Pipeline(
         db=db,
         schema=schema_of(settings),

@@ -14,11 +14,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from avsteg.bootstrap import build_pipeline, open_database
+from avsteg.bootstrap import build_outbox, build_pipeline, open_database
 from avsteg.commands.common import settings_from
 from avsteg.commands.list_reports import print_table, register_lines
 from avsteg.domain.vocabulary import REGISTERING, REPLY_KINDS, outcome_word
-from avsteg.ingest.folder_outbox import FolderOutbox
 from avsteg.register.export import build_xlsx
 from avsteg.samples import correction, first_batch
 from avsteg.services.delivery import deliver_due
@@ -56,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     settings.database.url = f"sqlite:///{db_path}"  # the demo never touches a configured database
     db = open_database(settings)
     pipeline = build_pipeline(settings, db)
-    outbox = FolderOutbox(outbox_dir)
+    outbox = build_outbox(settings, outbox_dir)
     today = dt.date.today()
 
     console.rule("[bold]avsteg demo")

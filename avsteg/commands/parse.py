@@ -13,11 +13,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from avsteg.bootstrap import build_converter
 from avsteg.config.schema import load_schema
 from avsteg.config.settings import load_settings
 from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.vocabulary import PARSE_STATUSES, word
-from avsteg.parsers.convert import libreoffice_converter
 from avsteg.parsers.template import parse_attachment
 
 HELP = "parse one attachment (.docx/.xlsx template) and print what was found"
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     convert = None
     if args.convert:
-        convert = libreoffice_converter()
+        convert = build_converter()
         if convert is None:
             print("avsteg: --convert: soffice (LibreOffice) is not installed; not converting",
                   file=sys.stderr)
