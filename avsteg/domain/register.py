@@ -281,7 +281,7 @@ def multichoice_text(value: Any) -> Any:
     return value
 
 
-# -- what the weekly digest tells (gathered by the read model, composed by register.digest) --
+# -- what the weekly digest tells (read model gathers, replies.digest writes)
 
 
 @dataclass(frozen=True)
