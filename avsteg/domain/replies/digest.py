@@ -16,7 +16,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from avsteg.domain.localtime import local_time
+from avsteg.domain.localtime import local_time, show_time
 from avsteg.domain.register import DigestData, ProblemLine, ReportLine
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -37,7 +37,7 @@ def attachment_name(day: dt.date) -> str:
 
 
 def _when(moment: dt.datetime | None) -> str:
-    return local_time(moment).strftime("%Y-%m-%d %H:%M") if moment else "–"
+    return show_time(moment)
 
 
 def _report_lines(rows: Sequence[ReportLine]) -> list[str]:
