@@ -5,8 +5,6 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
 from avsteg.bootstrap import build_worker, make_mailbox, open_database, scheduled_jobs
 from avsteg.commands.common import add_db_argument, say, settings_from
 from avsteg.commands.worker_service import Service, run_service
@@ -64,6 +62,9 @@ def _run(args: argparse.Namespace, settings: Settings, open_database: Callable[.
 
 def _poll_with_progress(worker):
     """Backfill: a progress bar on stderr while the history is registered."""
+    # rich.progress only for a backfill: the worker's start-up does not pay for it.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), transient=False) as bar:
         task = bar.add_task("Registrerar", total=None)

@@ -35,8 +35,6 @@ from avsteg.domain.replies.digest import (
 )
 from avsteg.domain.replies.reminders import Debtor, Which, compose_reminder, who_owes_annual
 from avsteg.domain.schema import Schema
-from avsteg.forms.docx_template import build_docx
-from avsteg.register.export import build_xlsx
 from avsteg.storage import ledger
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database, Session
@@ -70,6 +68,9 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
     address = settings.schedules.digest_address
     if not address:
         return None
+    # Imported here: openpyxl (with numpy) adds ~0.3 s to the worker's start-up for a weekly job.
+    from avsteg.register.export import build_xlsx  # see above: start-up time
+
     schema = schema or load_schema(settings.schema_file)
     now = now or _utcnow()
     service = settings.policy.service_address
@@ -149,6 +150,9 @@ def plan_reminders(
 def queue_reminders(settings: Settings, db: Database, plans: Sequence[ReminderPlan], *,
                     schema: Schema, now: dt.datetime | None = None) -> list[int]:
     """Record and queue each reminder in one unit of work; skip those recorded meanwhile."""
+    # Imported here: python-docx adds ~0.3 s to the worker's start-up for a December job.
+    from avsteg.forms.docx_template import build_docx  # see above: start-up time
+
     now = now or _utcnow()
     template = (f"{schema.kinds['annual']}.docx", build_docx(schema, "annual"),
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document")

@@ -30,8 +30,6 @@ from avsteg.domain.replies.sender import (
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
-from avsteg.forms.docx_template import build_docx
-from avsteg.forms.xlsx_template import build_xlsx
 from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
 from avsteg.services.handled import Handled, ReplyPolicy
@@ -295,6 +293,11 @@ class Pipeline:
     def _blank_templates(self) -> list[tuple[str, bytes]]:
         """Blank templates to attach to a help reply, built once per pipeline."""
         if self._blanks is None:
+            # Imported here, with a reason: python-docx and openpyxl (with numpy) add ~0.5 s to
+            # the worker's start-up, and only a help reply needs them.
+            from avsteg.forms.docx_template import build_docx  # see above: start-up time
+            from avsteg.forms.xlsx_template import build_xlsx  # see above: start-up time
+
             self._blanks = [
                 ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
                 ("Avstegsrapport – händelserapport.xlsx", build_xlsx(self.schema, "event")),
