@@ -29,6 +29,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from avsteg.config.settings import ImapSettings
 from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.ports import (
     FetchedMessage,
     MailboxAuthError,
@@ -105,6 +106,10 @@ class ImapMailbox:
         self._known_folders: set[str] = set()
         self._connections = 0  # sessions opened so far; a change means we may have missed news
         self._high_uid: int | None = None  # highest UID uids() has reported
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
 
     @property
     def account(self) -> str:
@@ -280,19 +285,21 @@ class ImapMailbox:
                 timeout=s.timeout_seconds,
             )
         except (*_DROPPED, IMAPClientError) as exc:
-            raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {exc}") from exc
+            reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
+            raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {reason}") from exc
         try:
             if not s.ssl and s.starttls:
                 client.starttls(self._ssl_context or ssl.create_default_context())
             self._login(client)
             self._client = client
             self._select(client)
-        except TransientError:
+        except (TransientError, MailboxAuthError):
             self._drop(client)
             raise
         except (*_DROPPED, IMAPClientError) as exc:
             self._drop(client)
-            raise TransientError(f"IMAP session setup failed: {exc}") from exc
+            reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
+            raise TransientError(f"IMAP session setup failed: {reason}") from exc
         self._connections += 1
         log.debug("connected to IMAP %s as %s", s.host, s.username)
         return client
@@ -307,7 +314,7 @@ class ImapMailbox:
                 else:  # LOGIN sends ASCII only; AUTHENTICATE PLAIN carries UTF-8 (RFC 4616)
                     client.plain_login(user, password)
             except LoginError as exc:
-                raise MailboxAuthError(f"IMAP login refused for {s.username}: {exc}") from exc
+                raise MailboxAuthError("IMAP", self.server, s.username or "", server_text(exc)) from exc
             return
         assert self._token is not None
         for attempt in (1, 2):
@@ -317,7 +324,7 @@ class ImapMailbox:
             except LoginError as exc:
                 if attempt == 2:
                     raise MailboxAuthError(
-                        f"IMAP XOAUTH2 login refused for {s.username}: {exc}"
+                        "IMAP", self.server, s.username or "", f"XOAUTH2: {server_text(exc)}"
                     ) from exc
                 log.info("XOAUTH2 token refused; fetching a fresh one")
                 refresh_token(self._token)
