@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database
 
     settings = settings_from(args)
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)
     now = dt.datetime.now(dt.UTC)
     info = gather(db, now)
     db.dispose()
