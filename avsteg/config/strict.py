@@ -149,11 +149,11 @@ _EXPECTED = {
 }
 
 
-def join_problems(problems: list[str]) -> str:
+def join_problems(problems: list[str], what: str = "the settings") -> str:
     """Several problems on one line, so a log or a terminal shows them together."""
     if len(problems) == 1:
         return problems[0]
-    return f"{len(problems)} problems in the settings: " + "; ".join(problems)
+    return f"{len(problems)} problems in {what}: " + "; ".join(problems)
 
 
 def database_url_problem(url: str) -> str | None:

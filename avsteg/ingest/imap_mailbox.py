@@ -275,6 +275,22 @@ class ImapMailbox:
     def _ensure_connected(self) -> IMAPClient:
         if self._client is not None:
             return self._client
+        client = self._session()
+        try:
+            self._client = client
+            self._select(client)
+        except TransientError:
+            self._drop(client)
+            raise
+        except (*_DROPPED, IMAPClientError) as exc:
+            self._drop(client)
+            raise TransientError(f"IMAP session setup failed: {exc}") from exc
+        self._connections += 1
+        log.debug("connected to IMAP %s as %s", self.settings.host, self.settings.username)
+        return client
+
+    def _session(self) -> IMAPClient:
+        """A new connection, TLS as configured, logged in; no folder selected."""
         s = self.settings
         try:
             client = IMAPClient(
@@ -291,8 +307,6 @@ class ImapMailbox:
             if not s.ssl and s.starttls:
                 client.starttls(self._ssl_context or ssl.create_default_context())
             self._login(client)
-            self._client = client
-            self._select(client)
         except (TransientError, MailboxAuthError):
             self._drop(client)
             raise
@@ -300,9 +314,31 @@ class ImapMailbox:
             self._drop(client)
             reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
             raise TransientError(f"IMAP session setup failed: {reason}") from exc
-        self._connections += 1
-        log.debug("connected to IMAP %s as %s", s.host, s.username)
         return client
+
+    def inspect(self) -> dict[str, int | None]:
+        """For ``avsteg check``: log in, then for the folder and every configured target folder
+        its message count (EXAMINE, read-only: no flag or \\Recent changes), None when missing.
+        Nothing is selected read-write, created, moved or flagged."""
+        s = self.settings
+        names = [s.folder, *(f for f in (s.processed_folder, s.rejected_folder, s.sent_folder) if f)]
+        client = self._session()
+        try:
+            found: dict[str, int | None] = {}
+            for name in dict.fromkeys(names):
+                if not client.folder_exists(name):
+                    found[name] = None
+                    continue
+                info = client.select_folder(name, readonly=True)
+                found[name] = int(info.get(b"EXISTS", 0))
+            return found
+        except (*_DROPPED, IMAPClientError) as exc:
+            raise TransientError(f"IMAP folder check failed: {server_text(exc)}") from exc
+        finally:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                self._drop(client)
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
