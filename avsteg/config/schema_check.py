@@ -52,8 +52,9 @@ class _Lines:
 
     def header(self, table: str, index: int | None = None) -> int | None:
         """Line (1-based) of ``[table]`` or of the ``index``-th ``[[table]]``."""
-        pattern = re.compile(r"^\s*\[\[\s*%s\s*\]\]" % re.escape(table) if index is not None
-                             else r"^\s*\[\s*%s\s*\]" % re.escape(table))
+        name = re.escape(table)
+        pattern = re.compile(rf"^\s*\[\[\s*{name}\s*\]\]" if index is not None
+                             else rf"^\s*\[\s*{name}\s*\]")
         seen = -1
         for number, line in enumerate(self.lines, 1):
             if pattern.match(line):
@@ -67,7 +68,7 @@ class _Lines:
         start = self.header(table, index)
         if start is None:
             return None
-        pattern = re.compile(r'^\s*"?%s"?\s*=' % re.escape(key))
+        pattern = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
         for number in range(start + 1, len(self.lines) + 1):
             line = self.lines[number - 1]
             if re.match(r"^\s*\[", line):
