@@ -23,9 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database
     from avsteg.logs import setup_logging
 
+    from avsteg.config.strict import require_mail_settings
+
     settings = settings_from(args)
     if args.no_replies:
         settings.worker.send_replies = False
+    require_mail_settings(settings, replies=not args.no_replies)  # all missing ones at once
     setup_logging(args.log_format or settings.worker.log_format)
     try:
         return _run(args, settings, open_database)

@@ -159,6 +159,9 @@ def join_problems(problems: list[str], what: str = "the settings") -> str:
 def database_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be the register's database URL, with the right form; None when fine."""
     text = url.strip()
+    if text.lower().startswith("sqlite:") and "://" not in text:
+        return (f"{text!r}: SQLite URLs have three slashes before a relative path "
+                f"(sqlite:///avsteg.sqlite) and four before an absolute one")
     if "://" not in text:
         name = text or "avsteg.sqlite"
         return (f"{text!r} is not a database URL: for SQLite write sqlite:///{name} (relative to "
