@@ -88,7 +88,7 @@ class Worker:
                 ledger.record_poll(s, self.account, self.folder, now=self.clock())
         except (TransientError, LoginRefusedError) as exc:
             # Recorded for ``avsteg status``: a refused login makes ``status --check`` fail.
-            log.warning("poll of %s failed: %s", self.lease_name, exc)
+            # The caller says it (the service's backoff line, or run --once's one line).
             try:
                 with self.db.unit_of_work() as s:
                     ledger.record_poll(s, self.account, self.folder, error=str(exc), now=self.clock())
