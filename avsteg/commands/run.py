@@ -21,9 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database
-    from avsteg.logs import setup_logging
-
     from avsteg.config.strict import require_mail_settings
+    from avsteg.logs import setup_logging
 
     settings = settings_from(args)
     if args.no_replies:

@@ -156,25 +156,14 @@ class Database:
         except exc.SQLAlchemyError as error:
             raise translate(error) from error
 
-    def head_revision(self) -> str | None:
-        """The newest revision among the migrations shipped with this version."""
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-        return ScriptDirectory.from_config(config).get_current_head()
-
-    def known_revision(self, revision: str) -> bool:
+    @staticmethod
+    def known_revision(revision: str) -> bool:
         """Whether ``revision`` is one of ours (a newer avsteg may have migrated further)."""
-        from alembic.config import Config
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
         try:
-            return ScriptDirectory.from_config(config).get_revision(revision) is not None
+            return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
         except CommandError:
             return False
 
