@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from avsteg.config.settings import ImapSettings
-from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
 from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.ports import (
     FetchedMessage,
@@ -307,7 +307,7 @@ class ImapMailbox:
             if not s.ssl and s.starttls:
                 client.starttls(self._ssl_context or ssl.create_default_context())
             self._login(client)
-        except (TransientError, MailboxAuthError):
+        except (TransientError, LoginRefusedError):
             self._drop(client)
             raise
         except (*_DROPPED, IMAPClientError) as exc:
