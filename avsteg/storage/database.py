@@ -44,8 +44,10 @@ _MISCONFIGURED = ("password authentication failed", "does not exist", "no passwo
 
 
 def translate(error: BaseException) -> AvstegError:
-    """A SQLAlchemy error as ours: ConfigurationError when the URL itself is wrong (exit 2),
-    TransientError otherwise (a server that is down or a lock: retry later, exit 75)."""
+    """A SQLAlchemy error at start-up (the first connection, migrations) as ours:
+    ConfigurationError when the URL itself is wrong (exit 2), TransientError otherwise (a server
+    that is down: retry later, exit 75). Later errors are always transient: a database that
+    disappears under a running worker is an outage, not a typo."""
     text = str(getattr(error, "orig", None) or error)
     if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.ArgumentError) and any(
         marker in text.lower() for marker in _MISCONFIGURED
@@ -129,7 +131,7 @@ class Database:
             # without expiring the loaded objects, so they stay readable afterwards.
         except exc.SQLAlchemyError as error:
             _safe_rollback(session)
-            raise translate(error) from error
+            raise TransientError(f"database: {_describe(error)}") from error
         except BaseException:
             _safe_rollback(session)
             raise
@@ -180,7 +182,7 @@ class Database:
         try:
             return sorted(inspect(self.engine).get_table_names())
         except exc.SQLAlchemyError as error:
-            raise translate(error) from error
+            raise TransientError(f"database: {_describe(error)}") from error
 
     def _alembic(self, command_name: str, revision: str) -> None:
         from alembic import command
