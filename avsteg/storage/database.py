@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avsteg.domain.errors import AvstegError, ConfigurationError, TransientError
 
+__all__ = ["MIGRATIONS_DIR", "Database", "Session"]  # Session: for type hints outside storage
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -208,6 +210,28 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def open_register(url: str, *, echo: bool = False, must_exist: bool = False,
+                  upgrade: bool = True) -> Database:
+    """The register's database, migrated to the newest schema.
+
+    ``must_exist`` (list, show, export, status, withdraw, …): nothing is created — a missing
+    SQLite file or a database that was never migrated is a DatabaseMissing error that says so,
+    instead of an empty register that looks like lost data. An existing register is upgraded.
+    """
+    db = Database(url, echo=echo, create=not must_exist)
+    try:
+        if must_exist and db.current_revision() is None:
+            raise DatabaseMissing(
+                f"{db.url.render_as_string(hide_password=True)} holds no register (never "
+                "migrated); check database.url — `avsteg run` or `avsteg ingest` creates it")
+        if upgrade:
+            db.upgrade()
+    except BaseException:
+        db.dispose()
+        raise
+    return db
 
 
 def _safe_rollback(session: Session) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
+from avsteg.commands.worker_service import Service
 from avsteg.config.settings import Settings
 from avsteg.domain.backoff import Backoff
 from avsteg.domain.errors import LoginRefusedError, TransientError
-from avsteg.ingest.service import Service
-from avsteg.ingest.worker import PollReport
+from avsteg.services.worker import PollReport
 
 
 class FakeClock:
