@@ -77,3 +77,11 @@ def _smtp_token_provider(settings: Settings):
     from avsteg.ingest.oauth import token_provider_from_settings
 
     return token_provider_from_settings(settings.imap)  # one app registration for IMAP and SMTP
+
+
+def build_web_app(settings: Settings, db: Database):
+    """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
+    from avsteg.web.app import create_app
+
+    return create_app(settings, db, schema_of(settings),
+                      pipeline_factory=lambda: build_pipeline(settings, db))

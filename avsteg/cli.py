@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "withdraw": "withdraw",
     "reprocess": "reprocess",
     "db": "db",
+    "web": "web",
+    "user": "user",
 }
 
 
