@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from typing import Any
@@ -23,6 +24,22 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     return settings
 
 
+def add_actor_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--by", metavar="NAME", default=None,
+                   help="who acts, for the history (default: the operating-system user)")
+
+
+def actor_from(args: argparse.Namespace) -> str:
+    """The person acting: --by, else the login name (a container may have no user entry)."""
+    name = (getattr(args, "by", None) or "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "okänd"
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
@@ -31,3 +48,18 @@ def print_json(obj: Any) -> None:
 def say(text: str) -> None:
     """Human messages go to stderr, so --json output stays machine-readable."""
     print(text, file=sys.stderr)
+
+
+def deliver_now(settings: Settings, db: Any, reply_ids: Any, outbox_dir: str | None) -> list[str]:
+    """Deliver freshly queued replies at once when they have somewhere to go (an --outbox
+    folder, ``worker.outbox_dir`` or SMTP); otherwise they wait in the outbox for the worker.
+    What each became: a file path, or the delivery status."""
+    # Imported here: the delivery adapters are needed only by commands that act on mail.
+    from avsteg.bootstrap import build_outbox
+    from avsteg.ingest.delivery import deliver_due
+
+    ids = list(reply_ids)
+    if not ids or not (outbox_dir or settings.worker.outbox_dir or settings.smtp.host):
+        return []
+    outbox = build_outbox(settings, outbox_dir)
+    return [str(d.path) if d.path else d.status for d in deliver_due(db, outbox, only=ids)]

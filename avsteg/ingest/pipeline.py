@@ -11,6 +11,7 @@ to be retried; nobody is ever answered with an error of ours.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -30,12 +31,14 @@ from avsteg.domain.replies import (
 )
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
-from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.domain.triage import Policy, Triage, says_avsteg, triage
 from avsteg.ingest.ports import Outcome as Filing
 from avsteg.parsers.mail import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
+from avsteg.storage import history
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
+from avsteg.storage import pending as pending_store
 from avsteg.storage import reports as report_store
 from avsteg.storage.database import Database
 from avsteg.storage.models import MessageRow, Report
@@ -76,6 +79,7 @@ class Handled:
             "outcome": self.outcome,
             "references": list(self.references),
             "errors": [p.to_json() for p in self.errors],
+            "reason": self.reason,
         }
 
     @property
@@ -189,10 +193,18 @@ class Pipeline:
                 return self._finish(s, row, msg, outcome, reason, now=now,
                                     references=_earlier_references(s, msg.message_id))
 
-        verdict = triage(msg, self.policy, self._is_template)
+        verdict = triage(msg, self._policy_now(s), self._is_template)
         self._record_attachments(s, row, msg)
         if verdict.kind == "not_ours":
-            return self._finish(s, row, msg, "ignored", verdict.reason, now=now)
+            reason = verdict.reason
+            if _looks_like_a_report(msg, verdict) and verdict.reason == "outside-domains":
+                # Spec 3: never answered, never registered by itself, but never without a
+                # trace either: a person registers it anyway or trusts the domain.
+                history.set_aside(s, row, "unknown-domain")
+                reason = f"{verdict.reason}; set aside for a person (unknown-domain)"
+                log.warning("message %s from %s: a report from outside the allowed sender "
+                            "domains, set aside for a person", msg.message_id, msg.sender)
+            return self._finish(s, row, msg, "ignored", reason, now=now)
         if verdict.kind == "needs_help":
             reply = None
             # The same problems the help reply lists, also as the outcome's errors (ingest
@@ -215,6 +227,15 @@ class Pipeline:
                                 errors=errors, now=now)
 
         return self._register_templates(s, row, msg, verdict, now)
+
+    def _policy_now(self, s) -> Policy:
+        """The configured policy plus the domains people have trusted since (read per message,
+        so ``avsteg trust-domain`` takes effect for the running worker's next message)."""
+        trusted = pending_store.trusted_domains(s)
+        if not trusted or "*" in self.policy.allowed_sender_domains:
+            return self.policy
+        return dataclasses.replace(
+            self.policy, allowed_sender_domains=(*self.policy.allowed_sender_domains, *trusted))
 
     # -- the report path ---------------------------------------------------------------------
     def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now):
@@ -432,6 +453,12 @@ def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:
         and len(parsed.errors) == 1
         and parsed.errors[0].message == rejection("internal", schema.messages)
     )
+
+
+def _looks_like_a_report(msg: InboundMessage, verdict: Triage) -> bool:
+    """A template, or a file in a message that says *avsteg*: what must not vanish unseen."""
+    files = [a for a in msg.attachments if not a.inline]
+    return bool(verdict.templates) or (bool(files) and says_avsteg(msg))
 
 
 def _overall(outcomes: Sequence[str]) -> str:

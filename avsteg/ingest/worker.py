@@ -241,9 +241,10 @@ def _dead_local_holder(holder: str) -> bool:
 
 def _log_handled(handled: Handled, uid: int | None) -> None:
     log.info(
-        "message %s: %s",
+        "message %s: %s (%s)",
         handled.message_id or f"#{handled.message_pk}",
         handled.outcome,
+        handled.reason,
         extra={
             "event": "message",
             "uid": uid,

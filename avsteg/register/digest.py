@@ -56,13 +56,16 @@ class DigestData:
     rejected_messages: Sequence[ProblemLine] = ()
     failed_messages: Sequence[ProblemLine] = ()
     failed_replies: Sequence[ProblemLine] = ()
+    # What waits for a person: the list of ``avsteg pending`` (spec 3), one line per item.
+    pending: Sequence[ProblemLine] = ()
     register_reports: int = 0  # reports in the register, withdrawn ones left out
     register_deviations: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def waiting(self) -> int:
-        return len(self.rejected_messages) + len(self.failed_messages) + len(self.failed_replies)
+        """How many items wait for a person: the length of the pending list."""
+        return len(self.pending)
 
 
 def _domain(address: str) -> str:
@@ -130,6 +133,8 @@ def digest_body(data: DigestData) -> str:
     lines += _section("ÄNDRADE RAPPORTER (rättelser och återkallelser)",
                       _report_lines(data.changed_reports), "Inga ändrade rapporter.")
     lines += ["ATT HANTERA", ""]
+    lines += _section("Väntar på en person (samma lista som avsteg pending och webbens "
+                      "Att hantera):", _problem_lines(data.pending), "Inget.")
     lines += _section("Avvisade meddelanden (avsändaren har fått besked om vad som ska rättas):",
                       _problem_lines(data.rejected_messages), "Inga.")
     lines += _section("Meddelanden som inte kunde behandlas (fel hos oss; försöks igen):",

@@ -19,6 +19,7 @@ second reminder only follows a first one sent before the second date.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from avsteg.register.digest import (
 )
 from avsteg.register.reminders import Debtor, Which, compose_reminder, who_owes_annual
 from avsteg.register.rows import local_time
+from avsteg.services.pending import PendingItem, collect_pending
 from avsteg.storage import ledger
 from avsteg.storage import models as m
 from avsteg.storage import outbox as reply_store
@@ -172,6 +174,9 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
             log.info("digest %s was queued already", message_id)
             return None
         data = collect_digest(s, now - dt.timedelta(days=DIGEST_DAYS), now)
+        waiting = collect_pending(
+            s, now=now, remind_rejected_after_days=settings.policy.remind_rejected_after_days)
+        data = dataclasses.replace(data, pending=[_pending_line(i) for i in waiting])
         register = register_rows(s, schema=schema)
     xlsx = build_xlsx(register, schema, generated_at=now)
     message = compose_digest(data, to=address, xlsx=xlsx, service_address=service,
@@ -187,6 +192,13 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
         log.info("digest queued for %s (%d new, %d changed, %d waiting)", address,
                  len(data.new_reports), len(data.changed_reports), data.waiting)
         return row.id
+
+
+def _pending_line(item: PendingItem) -> ProblemLine:
+    commands = item.commands()
+    action = f" Åtgärd: {commands[0]}" if commands else ""
+    return ProblemLine(item.received_at, item.sender, item.subject,
+                       f"{item.id} {item.label}: {item.reason}{action}")
 
 
 def _reply_exists(s: Session, message_id: str) -> bool:

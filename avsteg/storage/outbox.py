@@ -164,3 +164,14 @@ def outbox_counts(s: Session) -> dict[str, int]:
     """How many replies are in each state (for ``avsteg status``)."""
     rows = s.execute(select(ReplyRow.status, func.count(ReplyRow.id)).group_by(ReplyRow.status))
     return {status: int(count) for status, count in rows}
+
+
+def requeue_reply(s: Session, reply: ReplyRow, now: dt.datetime | None = None) -> None:
+    """A person asks for a failed reply to be sent again: queued, due now, attempts afresh.
+
+    The last error stays on the row until the next attempt replaces it.
+    """
+    reply.status = "queued"
+    reply.attempts = 0
+    reply.next_attempt_at = now or utcnow()
+    s.flush()

@@ -5,7 +5,7 @@
   for the sender's own templates).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
