@@ -30,11 +30,12 @@ from avsteg.storage import Database
 from avsteg.web.accounts import add_account
 from tests.support import emails
 from tests.support.net import free_port, wait_for_port
-from tests.support.worker_env import report_message
+from tests.support.worker_env import report_docx, report_message
 
 CASEWORKER = ("Anna Handläggare", "rätt-lösenord-1")
 READER = ("Lars Läsare", "rätt-lösenord-2")
-OUTSIDER_ID = "outsider-1@gmail.com"
+OUTSIDER_ID = "outsider-1@byggbolaget.example"
+OUTSIDER = "kalle.anka@byggbolaget.example"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 EXTRA_REPORTS = 6  # beyond the samples, so Registret has more than one page (page_size 5)
@@ -76,7 +77,11 @@ def build_register(db_url: str, outbox: Path, **web: object) -> Register:
     assert pipeline.handle(fix.raw).outcome == "new_version"
     for n in range(1, EXTRA_REPORTS + 1):
         assert pipeline.handle(report_message(n, tag="web")).outcome == "registered"
-    pipeline.handle(emails.outsider(emails.dummy_docx(), message_id=OUTSIDER_ID))
+    # A real report from a domain outside the allowed ones: set aside, waiting in Att hantera.
+    outsider = emails.simple(report_docx(99), "Avstegsrapport.docx", sender=OUTSIDER,
+                             sender_name="Kalle Anka", subject="Avstegsrapport från Byggbolaget",
+                             message_id=OUTSIDER_ID)
+    assert pipeline.handle(outsider).outcome == "ignored"
     add_account(db, CASEWORKER[0], "handläggare", CASEWORKER[1])
     add_account(db, READER[0], "läsare", READER[1])
     return Register(settings, db, outbox, today)

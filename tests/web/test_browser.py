@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from tests.web.support import (
     CASEWORKER,
     CHROMIUM_ARGS,
+    OUTSIDER,
     READER,
     LiveServer,
     Register,
@@ -90,6 +91,29 @@ def report_link(page: Page, organisation: str) -> str:
 
 
 # -- the flows ----------------------------------------------------------------------------
+
+
+# Runs first, while Att hantera still lists the outsider's report.
+def test_every_page_passes_axe(browser: Browser, server: LiveServer) -> None:
+    # axe is injected as an inline script, which our own CSP (rightly) refuses; this context
+    # alone lets it in. The other tests run with the CSP and fail on any console error.
+    context = new_context(browser, server, bypass_csp=True)
+    page = context.new_page()
+    page.goto("/logga-in")
+    found = {"/logga-in": axe_violations(page)}
+    sign_in(page, *CASEWORKER)
+    ref = report_link(page, "Trafikkontoret")  # two versions: the changes table is shown
+    page.goto("/att-hantera")
+    expect(page.get_by_role("article").filter(has_text=OUTSIDER)).to_have_count(1)  # not empty
+    for path in ("/registret", "/registret?q=a&sort=organisation", f"/rapporter/{ref}",
+                 f"/rapporter/{ref}/dra-tillbaka", f"/rapporter/{ref}/ratta", "/att-hantera",
+                 "/sammanstallning", "/rapporter/AVS-1999-0001"):
+        page.goto(path)
+        found[path] = axe_violations(page)
+    context.close()
+    bad = {path: [(v["id"], v["impact"], len(v["nodes"])) for v in violations]
+           for path, violations in found.items() if violations}
+    assert not bad, bad
 
 
 def test_search_as_you_type_and_without_javascript(caseworker_page: Page, browser: Browser,
@@ -195,6 +219,30 @@ def test_correct_a_field_as_a_new_version(caseworker_page: Page) -> None:
         CASEWORKER[0])
 
 
+def test_an_unknown_domain_report_registered_anyway_from_att_hantera(
+        caseworker_page: Page, register: Register) -> None:
+    page = caseworker_page
+    page.goto("/registret")
+    before = int(page.locator(".figures dd").first.inner_text())
+    page.get_by_role("link", name="Att hantera").click()
+    item = page.get_by_role("article").filter(has_text=OUTSIDER)
+    expect(item).to_contain_text("Okänd avsändardomän")
+    expect(item.get_by_role("button", name="Lita på domänen byggbolaget.example")).to_be_visible()
+    item.get_by_role("button", name="Registrera ändå").click()
+    flash = page.get_by_role("status")
+    expect(flash).to_contain_text("registrerad")
+    ref = re.search(r"AVS-\d{4}-\d{4}", flash.inner_text()).group(0)  # type: ignore[union-attr]
+    expect(page.get_by_role("article").filter(has_text=OUTSIDER)).to_have_count(0)
+    page.goto("/registret")
+    assert int(page.locator(".figures dd").first.inner_text()) == before + 1
+    page.goto(f"/rapporter/{ref}")
+    expect(page.locator("table").last).to_contain_text("Registrerade trots okänd avsändardomän")
+    expect(page.locator("table").last).to_contain_text(CASEWORKER[0])
+    # The sender gets the receipt: it waits in the outbox for the worker.
+    expect(page.get_by_role("row").filter(has_text=OUTSIDER).filter(has_text="kvittens")
+           ).to_have_count(1)
+
+
 def test_a_reader_is_refused(browser: Browser, server: LiveServer, register: Register) -> None:
     context = new_context(browser, server)
     page = context.new_page()
@@ -256,23 +304,3 @@ def test_keyboard_skip_link(caseworker_page: Page) -> None:
     assert focused.strip() == "Hoppa till innehållet"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "innehall"
-
-
-def test_every_page_passes_axe(browser: Browser, server: LiveServer) -> None:
-    # axe is injected as an inline script, which our own CSP (rightly) refuses; this context
-    # alone lets it in. The other tests run with the CSP and fail on any console error.
-    context = new_context(browser, server, bypass_csp=True)
-    page = context.new_page()
-    page.goto("/logga-in")
-    found = {"/logga-in": axe_violations(page)}
-    sign_in(page, *CASEWORKER)
-    ref = report_link(page, "Trafikkontoret")
-    for path in ("/registret", "/registret?q=a&sort=organisation", f"/rapporter/{ref}",
-                 f"/rapporter/{ref}/dra-tillbaka", f"/rapporter/{ref}/ratta", "/att-hantera",
-                 "/sammanstallning", "/rapporter/AVS-1999-0001"):
-        page.goto(path)
-        found[path] = axe_violations(page)
-    context.close()
-    bad = {path: [(v["id"], v["impact"], len(v["nodes"])) for v in violations]
-           for path, violations in found.items() if violations}
-    assert not bad, bad

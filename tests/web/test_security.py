@@ -30,6 +30,7 @@ def post_routes(register: Register) -> list[str]:
         if isinstance(route, Route) and route.methods and "POST" in route.methods:
             path = re.sub(r"\{reference\}", "AVS-2000-0001", route.path)
             path = re.sub(r"\{[a-z_]+:int\}", "1", path)
+            path = re.sub(r"\{item\}", "M1", path)
             path = re.sub(r"\{[a-z_]+\}", "x", path)
             paths.append(path)
     return paths
@@ -38,6 +39,8 @@ def post_routes(register: Register) -> list[str]:
 ACTION_PATHS_EXPECTED = {  # the spec's actions must be among the app's POST routes
     "/rapporter/AVS-2000-0001/dra-tillbaka", "/rapporter/AVS-2000-0001/angra-tillbakadragning",
     "/rapporter/AVS-2000-0001/ratta", "/rapporter/AVS-2000-0001/meddelanden/1/bearbeta-igen",
+    "/att-hantera/M1/registrera", "/att-hantera/M1/lita-pa-domanen", "/att-hantera/M1/hanterad",
+    "/att-hantera/M1/skicka-igen", "/att-hantera/M1/bearbeta-igen",
 }
 NOT_ACTIONS = {"/logga-in", "/logga-ut"}
 
@@ -102,7 +105,7 @@ def test_every_post_without_the_csrf_token_is_refused(caseworker: TestClient,
 
 
 def test_a_forged_withdraw_from_another_site_changes_nothing(caseworker: TestClient) -> None:
-    ref = "AVS-%d-0001" % register_year(caseworker)
+    ref = f"AVS-{register_year(caseworker)}-0001"
     response = caseworker.post(f"/rapporter/{ref}/dra-tillbaka", data={"skal": "forged"},
                                headers={"Origin": "https://evil.example"}, follow_redirects=False)
     assert response.status_code == 403
