@@ -16,6 +16,7 @@ from pathlib import Path
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
+DEMO_USER = "demo"
 OUTCOME_SV = {
     "registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
     "rejected": "avvisad, svar med fel", "ignored": "lämnad åt en person", "failed": "misslyckades",
@@ -94,8 +95,23 @@ def run(args: argparse.Namespace) -> int:
     if export:
         console.print(f"  {export.name}  registret som Excel")
     console.print(f"\nProva: avsteg list --db sqlite:///{db_path}")
+    _print_web_hint(console, db, db_path)
     db.dispose()
     return 0
+
+
+def _print_web_hint(console, db, db_path: Path) -> None:
+    """A demo account (handläggare) with a fresh password, and how to browse the register."""
+    import secrets
+
+    from avsteg.web.accounts import add_account
+
+    password = secrets.token_urlsafe(9)
+    add_account(db, DEMO_USER, "handläggare", password)
+    console.print("\n[bold]Registret i webbläsaren[/bold]:")
+    console.print(f"  avsteg web --db sqlite:///{db_path}", markup=False, highlight=False)
+    console.print(f"  öppna http://127.0.0.1:8080/ och logga in som {DEMO_USER} "
+                  f"med lösenordet {password}", markup=False, highlight=False)
 
 
 def _print_messages(console, results, base: Path) -> None:
