@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,8 +19,8 @@ from avsteg.commands.reprocess import reprocess
 from avsteg.register import actions as acts
 from avsteg.storage import record_action
 from avsteg.web import readmodel
-from avsteg.web.auth import require_caseworker
-from avsteg.web.context import render, web
+from avsteg.web.auth import User, require_caseworker
+from avsteg.web.context import WebContext, render, web
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def _back(request: Request, ref: str, message: str) -> Response:
     return RedirectResponse(f"/rapporter/{ref}", 303)
 
 
-async def withdraw_form(request: Request) -> Response:
+def withdraw_form(request: Request) -> Response:
     require_caseworker(request)
     ctx = web(request)
     story = readmodel.report_story(ctx.db, ctx.schema, _ref(request))
@@ -48,7 +49,7 @@ async def withdraw(request: Request) -> Response:
     ref = _ref(request)
     reason = str((await request.form()).get("skal", ""))[:2000]
     try:
-        done = acts.withdraw(ctx.db, ref, actor=user.name, reason=reason)
+        done = await run_in_threadpool(acts.withdraw, ctx.db, ref, actor=user.name, reason=reason)
     except LookupError as exc:
         raise HTTPException(404) from exc
     except acts.ActionRefused as exc:
@@ -64,7 +65,7 @@ async def undo_withdraw(request: Request) -> Response:
     ctx = web(request)
     ref = _ref(request)
     try:
-        done = acts.undo_withdraw(ctx.db, ref, actor=user.name)
+        done = await run_in_threadpool(acts.undo_withdraw, ctx.db, ref, actor=user.name)
     except LookupError as exc:
         raise HTTPException(404) from exc
     except acts.ActionRefused as exc:
@@ -83,7 +84,7 @@ def _targets(story: readmodel.Story, schema) -> list[tuple[str, str, object]]:
     return out
 
 
-async def correct_form(request: Request) -> Response:
+def correct_form(request: Request) -> Response:
     require_caseworker(request)
     ctx = web(request)
     story = readmodel.report_story(ctx.db, ctx.schema, _ref(request))
@@ -100,8 +101,9 @@ async def correct(request: Request) -> Response:
     form = await request.form()
     values = {k: str(form.get(k, ""))[:2000] for k in ("falt", "varde", "skal")}
     try:
-        done = acts.correct(ctx.db, ctx.schema, ref, actor=user.name, target=values["falt"],
-                            value=values["varde"], reason=values["skal"])
+        done = await run_in_threadpool(
+            acts.correct, ctx.db, ctx.schema, ref, actor=user.name, target=values["falt"],
+            value=values["varde"], reason=values["skal"])
     except LookupError as exc:
         raise HTTPException(404) from exc
     except acts.ActionRefused as exc:
@@ -119,6 +121,11 @@ async def reprocess_message(request: Request) -> Response:
     ctx = web(request)
     ref = _ref(request)
     message_pk = int(request.path_params["message"])
+    return await run_in_threadpool(_reprocess, request, ctx, user, ref, message_pk)
+
+
+def _reprocess(request: Request, ctx: WebContext, user: User, ref: str, message_pk: int
+               ) -> Response:
     if readmodel.message_bytes(ctx.db, ref, message_pk) is None:
         raise HTTPException(404)
     if ctx.pipeline_factory is None:

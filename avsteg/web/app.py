@@ -29,7 +29,13 @@ from avsteg.web import actions, login, pages, pending, summary
 from avsteg.web.auth import SignInLimiter
 from avsteg.web.context import WebContext, error_page, web
 from avsteg.web.formatting import FILTERS
-from avsteg.web.security import CsrfGuard, SchemeAwareSessions, SecurityHeaders, SignInGate
+from avsteg.web.security import (
+    SECURITY_HEADERS,
+    CsrfGuard,
+    SchemeAwareSessions,
+    SecurityHeaders,
+    SignInGate,
+)
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -43,7 +49,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_page(request, 500)
+    response = error_page(request, 500)
+    # Starlette answers this outside the other middleware: the headers are set here.
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 async def healthz(request: Request) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -26,7 +27,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-async def login_form(request: Request) -> Response:
+def login_form(request: Request) -> Response:
     if current_user(request) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("nasta")), 303)
     return render(request, "login.html", next=_safe_next(request.query_params.get("nasta")),
@@ -44,7 +45,8 @@ async def login_submit(request: Request) -> Response:
         log.warning("sign-in refused: too many failures for %r from %s", name, address)
         return render(request, "login.html", status_code=429, next=target, name=name,
                       error="För många misslyckade försök. Vänta en stund och försök igen.")
-    account = accounts.check_password(ctx.db, name, password) if name and password else None
+    account = await run_in_threadpool(accounts.check_password, ctx.db, name, password) \
+        if name and password else None
     if account is None:
         ctx.limiter.failed(name, address)
         log.info("sign-in failed for %r from %s", name, address)

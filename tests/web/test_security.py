@@ -181,6 +181,7 @@ def test_errors_are_swedish_pages_without_a_traceback(caseworker: TestClient,
     assert response.status_code == 500
     assert "Något gick fel" in response.text
     assert "Traceback" not in response.text and "hemlig detalj" not in response.text
+    assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
 def _broken(request):  # a route that fails, as a bug would
