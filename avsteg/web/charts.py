@@ -12,9 +12,9 @@ from html import escape
 
 BAR_HEIGHT = 22
 GAP = 8
-LABEL_WIDTH = 260
-BAR_WIDTH = 360
-VALUE_WIDTH = 70
+LABEL_WIDTH = 250
+BAR_WIDTH = 260
+VALUE_WIDTH = 60
 COLOUR = "#005a9e"  # contrast 7:1 on white
 
 
@@ -35,7 +35,7 @@ def bar_chart(title: str, bars: list[Bar], chart_id: str) -> str:
     top = max((b.value for b in bars), default=0) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{chart_id}-t" '
-        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'class="chart">',
         f'<title id="{chart_id}-t">{escape(title)} (samma siffror finns i tabellen)</title>',
     ]

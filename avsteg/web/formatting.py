@@ -53,6 +53,15 @@ def value(v: Any) -> str:
     return str(v)
 
 
+def field_value(v: Any, f: Any) -> str:
+    """A template field's value: numbers grouped only where the field is a number (not a year)."""
+    if getattr(f, "type", None) in ("integer", "decimal"):
+        return value(v)
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        return str(v)
+    return value(v)
+
+
 ACTIONS_SV = {
     "withdraw": "Drog tillbaka rapporten",
     "undo-withdraw": "Ångrade tillbakadragningen",
@@ -87,7 +96,7 @@ def size(n: int) -> str:
 
 
 FILTERS = {
-    "when": when, "number": number, "value": value, "action": action, "size": size,
+    "when": when, "number": number, "value": value, "field_value": field_value, "action": action, "size": size,
     "outcome": lambda v: OUTCOMES_SV.get(v or "", v or "–"),
     "reply_kind": lambda v: REPLY_KINDS_SV.get(v, v),
     "reply_status": lambda v: REPLY_STATUS_SV.get(v, v),
