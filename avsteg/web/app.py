@@ -111,7 +111,7 @@ def create_app(settings: Settings, db: Database, schema: Schema, *,
         Middleware(SchemeAwareSessions, secret_key=secret, max_age=int(w.session_hours * 3600),
                    always_secure=w.secure_cookies),
         Middleware(CsrfGuard, forbidden=forbidden),
-        Middleware(SignInGate),
+        Middleware(SignInGate, max_age=int(w.session_hours * 3600)),
     ]
     app = Starlette(
         routes=[*(extra_routes or []), *routes()],

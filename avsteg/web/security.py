@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -56,16 +57,25 @@ def _is_public(path: str) -> bool:
 
 
 class SignInGate:
-    """Send anyone without a session to the sign-in page (GET) or refuse them (other methods)."""
+    """Send anyone without a session to the sign-in page (GET) or refuse them (other methods).
 
-    def __init__(self, app: ASGIApp) -> None:
+    A session ends ``max_age`` seconds after sign-in, however busy it was (the cookie alone is
+    renewed whenever the session changes).
+    """
+
+    def __init__(self, app: ASGIApp, max_age: int) -> None:
         self.app = app
+        self.max_age = max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
-        user = scope.get("session", {}).get(SESSION_USER)
+        session = scope.get("session", {})
+        user = session.get(SESSION_USER)
+        if user and time.time() - float(user.get("since", 0)) > self.max_age:
+            session.clear()
+            user = None
         if user:
             await self.app(scope, receive, send)
             return

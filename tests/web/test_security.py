@@ -8,9 +8,13 @@ a strict Content-Security-Policy; sign-in rate limited; no traceback ever reache
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import time
 
 import pytest
+from itsdangerous import TimestampSigner
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -193,3 +197,18 @@ def test_signing_out_ends_the_session(caseworker: TestClient) -> None:
     assert caseworker.post("/logga-ut", data={"csrf_token": token},
                            follow_redirects=False).status_code == 303
     assert caseworker.get("/registret", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_session_hours_after_sign_in(register: Register) -> None:
+    settings = web_settings(register.settings.database.url, session_hours=1)
+    client = signed_in(TestClient(build_web_app(settings, register.db)), *READER)
+    assert client.get("/registret", follow_redirects=False).status_code == 200
+    # The same session, as if signed in 61 minutes ago (signed with the app's key).
+    signer = TimestampSigner(str(settings.web.secret_key))
+    raw = client.cookies["avsteg_session"].encode()
+    data = json.loads(base64.b64decode(signer.unsign(raw)))
+    data["user"]["since"] = int(time.time()) - 61 * 60
+    forged = signer.sign(base64.b64encode(json.dumps(data).encode())).decode()
+    client.cookies.set("avsteg_session", forged)
+    response = client.get("/registret", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/logga-in")
