@@ -87,3 +87,23 @@ def test_send_an_undelivered_reply_again(fresh) -> None:
                        data={"csrf_token": csrf_of(page.text)})
     assert "ligger i kö igen" in done.text
     assert item.id not in {i.id for i in pending_items(register.db)}
+
+
+def test_reprocess_a_report_message_from_its_page(fresh) -> None:
+    register, client = fresh
+    listing = client.get("/registret", params={"q": "Trafikkontoret"})
+    ref = re.search(r'href="/rapporter/(AVS-\d{4}-\d{4})"', listing.text).group(1)  # type: ignore[union-attr]
+    page = client.get(f"/rapporter/{ref}")
+    message = re.search(rf"/rapporter/{ref}/meddelanden/(\d+)/bearbeta-igen", page.text)
+    assert message
+    done = client.post(f"/rapporter/{ref}/meddelanden/{message.group(1)}/bearbeta-igen",
+                       data={"csrf_token": csrf_of(page.text)})
+    assert done.status_code == 200
+    # The same file again is never registered twice: the copy is a duplicate.
+    assert "Meddelandet bearbetades igen: redan registrerad (dubblett)." in done.text
+    assert "Bearbetade meddelandet igen" in done.text and CASEWORKER[0] in done.text
+    after = client.get("/registret", params={"q": "Trafikkontoret"})
+    assert re.findall(r'href="/rapporter/(AVS-\d{4}-\d{4})"', after.text) == [ref]
+    other = client.post(f"/rapporter/{ref}/meddelanden/999999/bearbeta-igen",
+                        data={"csrf_token": csrf_of(page.text)})
+    assert other.status_code == 404  # only this report's own messages
