@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rm = sub.add_parser("remove", help="remove an account")
     rm.add_argument("name", metavar="NAME")
     add_db_argument(rm)
+    for action in (add, lst, rm):  # `avsteg user add NAME --config FILE` reads as people type it
+        action.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                            help="settings file (TOML); AVSTEG_* variables win")
 
 
 def read_password() -> str | None:
