@@ -46,6 +46,9 @@ from avsteg.storage.models import MessageRow, Report
 log = logging.getLogger("avsteg.pipeline")
 
 Converter = Callable[[bytes, str], "bytes | None"]
+TOO_OLD = "not answered: older than the reply window"
+# Outcomes that would have been answered but for the reply window (ignored mail never is).
+ANSWERED_OUTCOMES = ("registered", "new_version", "duplicate", "rejected")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,10 @@ class ReplyPolicy:
     # Answer only when the message's outcome is one of these (None: whatever it is). Used by
     # ``avsteg reprocess``: a sender hears again only when the outcome changed for them.
     only_outcomes: tuple[str, ...] | None = None
+    # Spec 3, first start: mail from the mailbox that was older than this when the service first
+    # saw it is registered and filed but never answered. None: no limit (a person's own
+    # ``avsteg ingest`` of files, a reprocess, a register-anyway answer whatever the age).
+    reply_window: dt.timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,9 @@ class Pipeline:
                 message_id=msg.message_id,
                 sender=msg.sender or None,
                 subject=msg.subject,
-                received_at=received_at or _sent_at(msg.date, self.clock()),
+                # Its Date (never in the future), else when the server received it, else now.
+                received_at=(_sent_at(msg.date, self.clock()) if msg.date
+                             else received_at or self.clock()),
                 position=position,
                 now=self.clock(),
             )
@@ -180,6 +189,7 @@ class Pipeline:
     def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
         now = self.clock()
         msg = read_message(row.raw)
+        too_old = not reprocess and self._older_than_window(row)
 
         if not reprocess:
             # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
@@ -194,6 +204,8 @@ class Pipeline:
                                     references=_earlier_references(s, msg.message_id))
 
         verdict = triage(msg, self._policy_now(s), self._is_template)
+        if too_old:  # handled as usual, never answered (spec 3, first start)
+            verdict = dataclasses.replace(verdict, reply_allowed=False)
         self._record_attachments(s, row, msg)
         if verdict.kind == "not_ours":
             reason = verdict.reason
@@ -224,9 +236,10 @@ class Pipeline:
                     blank_templates=self._blank_templates(),
                 )
             return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help",
+                                too_old=too_old,
                                 errors=errors, now=now)
 
-        return self._register_templates(s, row, msg, verdict, now)
+        return self._register_templates(s, row, msg, verdict, now, too_old=too_old)
 
     def _policy_now(self, s) -> Policy:
         """The configured policy plus the domains people have trusted since (read per message,
@@ -238,7 +251,8 @@ class Pipeline:
             self.policy, allowed_sender_domains=(*self.policy.allowed_sender_domains, *trusted))
 
     # -- the report path ---------------------------------------------------------------------
-    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now):
+    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now,
+                            *, too_old: bool = False):
         registered: list[RegisteredReport] = []
         rejected: list[RejectedFile] = []
         outcomes: list[str] = []
@@ -302,7 +316,7 @@ class Pipeline:
             report_row = report_store.find_report_by_reference(s, registered[0].reference)
         return self._finish(
             s, row, msg, outcome, reason, reply=reply, kind=kind, references=refs,
-            errors=errors, report=report_row, now=now,
+            errors=errors, report=report_row, now=now, too_old=too_old,
         )
 
     def _registered(self, report: Report, version: int, outcome: Outcome, attachment: Attachment,
@@ -379,6 +393,13 @@ class Pipeline:
             )
 
     # -- replies ---------------------------------------------------------------------------
+    def _older_than_window(self, row: MessageRow) -> bool:
+        """Whether a mailbox message was older than the reply window when first stored."""
+        window = self.replies.reply_window
+        if window is None or row.account is None or row.received_at is None:
+            return False
+        return row.stored_at - row.received_at > window
+
     def _may_reply(self, s, msg: InboundMessage, verdict: Triage, now: dt.datetime, *,
                    registers: bool = False) -> bool:
         """Whether to answer: never where triage forbids it; a receipt for something that
@@ -409,6 +430,7 @@ class Pipeline:
         errors: Sequence[Problem] = (),
         report: Report | None = None,
         now: dt.datetime,
+        too_old: bool = False,
     ) -> Handled:
         reply_ids: tuple[int, ...] = ()
         only = self.replies.only_outcomes
@@ -421,6 +443,8 @@ class Pipeline:
                 raw=reply.as_bytes(), now=now,
             )
             reply_ids = (queued.id,)
+        if too_old and outcome in ANSWERED_OUTCOMES:
+            reason = f"{reason}; {TOO_OLD}"
         message_store.mark_processed(s, row, outcome=outcome, reason=reason, now=now)
         return Handled(
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,

@@ -126,7 +126,8 @@ class Worker:
                 report.stopped = True
                 break
             self._lease(renew=True)
-            handled = self.pipeline.handle(fetched.raw, position=fetched.position)
+            handled = self.pipeline.handle(fetched.raw, position=fetched.position,
+                                           received_at=fetched.arrived_at)
             report.handled.append(handled)
             _log_handled(handled, fetched.position.uid)
             if handled.outcome != "failed":

@@ -7,6 +7,8 @@ stale rejection and an undelivered reply are derived; every action lands in the 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import json
 from pathlib import Path
 
@@ -17,8 +19,9 @@ from avsteg.cli import main
 from avsteg.config.settings import load_settings
 from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.folder_outbox import FolderOutbox
+from avsteg.register import jobs
 from avsteg.services import pending as service
-from avsteg.storage import Database, history_of_message
+from avsteg.storage import Database, history_of_message, mark_failed, set_aside
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.models import MessageRow, ReplyRow, ReportVersion
 from tests.integration.test_pipeline import count, filled_docx
@@ -196,3 +199,42 @@ def test_the_cli_lists_and_acts(database: Database, tmp_path: Path, capsys, monk
     assert main(["trust-domain", "--list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["added_by"] == "Anna"
     assert main(["pending", "resolve", "M999", "--note", "x"]) == 1
+
+
+def test_unreadable_and_spoofed_messages_wait_with_their_reason(env):
+    pipeline, db, handle = env
+    crashed, _ = pipeline.store_raw(emails.simple(filled_docx(seed=8), message_id="crash@goteborg.se"))
+    for _ in range(service.DEFAULT_MAX_ATTEMPTS - 1):
+        with db.unit_of_work() as s:
+            mark_failed(s, crashed, "RuntimeError: the parser crashed")
+    assert service.pending_items(db) == []  # still being retried
+    with db.unit_of_work() as s:
+        mark_failed(s, crashed, "RuntimeError: the parser crashed")
+    [gave_up] = service.pending_items(db)
+    assert gave_up.kind == "unreadable" and "5 försök" in gave_up.reason
+    assert "the parser crashed" in gave_up.reason
+
+    spoofed = handle(emails.simple(filled_docx(seed=9), message_id="spoof@goteborg.se",
+                                   sender="chef@goteborg.se"))
+    with db.unit_of_work() as s:
+        set_aside(s, s.get(MessageRow, spoofed.message_pk), "suspected-spoofing")
+    kinds = {i.kind: i for i in service.pending_items(db)}
+    assert set(kinds) == {"unreadable", "suspected-spoofing"}
+    assert kinds["suspected-spoofing"].reference == spoofed.references[0]
+    assert kinds["suspected-spoofing"].actions == ("register-anyway", "resolve")
+    service.resolve(db, gave_up.id, actor="Bo", note="Trasig fil, avsändaren kontaktad")
+    assert [i.kind for i in service.pending_items(db)] == ["suspected-spoofing"]
+
+
+def test_the_digest_lists_what_waits(database: Database, tmp_path: Path):
+    settings = load_settings(None, schedules={"digest_address": "stod@ink.goteborg.se"})
+    pipeline = build_pipeline(settings, database)
+    pipeline.handle(outsider(1))
+    reply_id = jobs.queue_digest(settings, database)
+    with database.unit_of_work(readonly=True) as s:
+        digest = email.message_from_bytes(s.get(ReplyRow, reply_id).raw, policy=email.policy.default)
+    body = digest.get_body(("plain",)).get_content()
+    waiting = body.split("Väntar på en person")[1].split("Avvisade meddelanden")[0]
+    assert "kalle.anka@konsult.example" in waiting and "Okänd avsändardomän" in waiting
+    assert "avsteg register-anyway out-1@x.example" in waiting
+    assert "1 att hantera" in digest["Subject"]
