@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BACKLOG = 40
 MAX_KILLS = 30
 MIN_KILLS = 10
+DEFAULT_SEED = 20260309  # fixed: a failure is reproduced by running the test again
 DEADLINE_SECONDS = 75
 
 
@@ -50,7 +51,7 @@ def _processed_count(db_url: str) -> int:
 
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         dovecot, mail_user, smtp_server, db_url, tmp_path):
-    seed = int(os.environ.get("KILL_TEST_SEED") or time.time())
+    seed = int(os.environ.get("KILL_TEST_SEED") or DEFAULT_SEED)  # another seed: KILL_TEST_SEED=n
     rng = random.Random(seed)
     backlog = mixed_backlog(BACKLOG, tag="kill")
     append_all(dovecot, mail_user, [m.raw for m in backlog[:10]])
