@@ -65,8 +65,14 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     started = time.monotonic()
     log = tmp_path / "run.log"
     while len(kills) < MAX_KILLS and time.monotonic() - started < DEADLINE_SECONDS:
+        born = time.monotonic()
         proc = spawn(["run"], env, cwd=tmp_path, log=log)
-        time.sleep(rng.uniform(0.4, 0.9))  # start-up takes ~0.5 s of it: short lives, many kills
+        # Start-up (imports, migrations) takes ~0.5 s on an idle machine and several on a busy
+        # one, and the work is as much slower: kill at a random moment after the worker started,
+        # in a window stretched by how slow this start was.
+        _wait_for_start(log, lives=len(kills) + 1, proc=proc)
+        slowness = min(max((time.monotonic() - born) / 0.5, 1.0), 10.0)
+        time.sleep(rng.uniform(0.05, 0.5) * slowness)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         time.sleep(0.05)  # a DATA the dead client had finished sending is still accepted
@@ -127,6 +133,15 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
     print(f"{len(kills)} kills, {worked_before_clean_run}/{BACKLOG} processed before the clean "
           f"run, {len(smtp_server.messages)} deliveries, {duplicates} in the documented window")
     assert duplicates <= len(kills)
+
+
+def _wait_for_start(log, *, lives: int, proc, timeout: float = 60.0) -> None:
+    """Until the ``lives``-th worker has logged "worker started" (the log is shared by lives)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("worker started") < lives:
+        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, "the worker did not start within a minute"
+        time.sleep(0.02)
 
 
 def _arrival_order(smtp_server) -> list[tuple[str, str]]:
