@@ -69,15 +69,13 @@ class FakeMailbox:
         uidvalidity: int = 1000,
         processed_folder: str | None = "Avsteg/Behandlade",
         rejected_folder: str | None = "Avsteg/Avvisade",
-        processed_keyword: str = "AvstegBehandlad",
-        rejected_keyword: str = "AvstegAvvisad",
-        batch_size: int = 50,
+        processed_keyword: str = "AvstegProcessed",  # the defaults of ImapSettings
+        rejected_keyword: str = "AvstegRejected",
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.account = account
         self.folder = folder
         self.uidvalidity = uidvalidity
-        self.batch_size = max(1, batch_size)
         self._targets: dict[Outcome, str | None] = {
             "processed": processed_folder, "rejected": rejected_folder}
         self._keywords: dict[Outcome, str] = {
@@ -134,7 +132,11 @@ class FakeMailbox:
 
     def hook(self, operation: MailboxOperation, *, before: Hook | None = None,
              after: Hook | None = None) -> None:
-        """Call ``before(*args)`` / ``after(*args)`` around each call of ``operation``."""
+        """Call ``before`` / ``after`` around each call of ``operation``.
+
+        Arguments: ``open`` none; ``fetch`` the UID about to be handed out (before only);
+        ``file_away`` the UID and the outcome.
+        """
         if before is not None:
             self._hooks.setdefault((operation, "before"), []).append(before)
         if after is not None:
