@@ -95,7 +95,7 @@ def test_a_crash_after_each_step_loses_nothing_and_doubles_nothing(rig: Rig, ste
 
 def test_a_crash_at_every_step_in_turn(rig: Rig):
     """Kill the worker again and again, each time a few steps further on, until it finishes."""
-    sent = backlog(10, tag="turn")
+    sent = backlog(6, tag="turn")
     rig.deliver(sent)
     rng = random.Random(20260309)  # fixed: the same schedule on every run
     next_crash = rng.randint(2, 5)
@@ -116,7 +116,7 @@ def test_a_crash_at_every_step_in_turn(rig: Rig):
             continue
     else:
         raise AssertionError("the worker never finished")
-    assert len(plan.crashes) >= 8 and set(plan.crashes) >= {"stored", "registered", "filed"}
+    assert len(plan.crashes) >= 6 and set(plan.crashes) >= {"stored", "registered", "filed"}, plan.crashes
     assert_each_once(rig, sent, resent=plan.resent)
 
 
