@@ -24,8 +24,9 @@ from avsteg.domain.clock import FakeClock
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy
 from avsteg.ingest.fakes import FakeMailbox, FakeOutbox
-from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
-from avsteg.ingest.worker import PollReport, Worker
+from avsteg.services.handled import ReplyPolicy
+from avsteg.services.pipeline import Pipeline
+from avsteg.services.worker import PollReport, Worker
 from avsteg.storage import ledger
 from avsteg.storage.database import Database
 from avsteg.storage.models import PollState, ReplyRow

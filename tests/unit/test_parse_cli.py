@@ -12,10 +12,10 @@ import pytest
 
 from avsteg.cli import main
 from avsteg.config.schema import default_schema
+from avsteg.forms.docx_template import build_docx
 from avsteg.parsers.convert import libreoffice_converter
-from avsteg.parsers.safety import REJECTIONS
+from avsteg.parsers.office.safety import REJECTIONS
 from avsteg.parsers.template import parse_attachment
-from avsteg.templates.docx_template import build_docx
 from tests.support import fill
 from tests.support.libreoffice import need_soffice
 from tests.unit.test_readers import make_docx, p, tbl, tr

@@ -16,9 +16,9 @@ from docx import Document
 from openpyxl import Workbook, load_workbook
 
 from avsteg.config.schema import default_schema
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 from avsteg.parsers.template import parse_attachment, read_found
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.xlsx_template import build_xlsx
 from tests.support import fill
 
 SCHEMA = default_schema()

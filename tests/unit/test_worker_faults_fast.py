@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.pipeline import Pipeline
+from avsteg.services.pipeline import Pipeline
 from avsteg.storage import ledger
 from tests.support import emails
 from tests.support.worker_env import Sent, report_message

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from avsteg.ingest.worker import Worker
+from avsteg.services.worker import Worker
 from tests.support.worker_rig import LEASE_SECONDS, Crash, Rig, assert_each_once, backlog
 
 
