@@ -2,8 +2,8 @@
 
 What the fast worker tests share. A :class:`Rig` is one "machine": a database file, a mail
 server (:class:`FakeMailbox`), an SMTP server (:class:`FakeOutbox`) and a clock, which all
-survive a crash; :meth:`Rig.start` starts a worker "process" on it (its own engine, pipeline,
-lease holder). :meth:`Rig.crash` ends that process the way ``kill -9`` does: from the chosen
+survive a crash; :meth:`Rig.start` starts a worker "process" on it (its own pipeline, lease
+holder and access to the database). :meth:`Rig.crash` ends that process the way ``kill -9`` does: from the chosen
 point on it runs no more code that reaches the database, so no ``finally`` releases its lease
 and no open transaction commits. The mailbox and outbox hooks say where to crash.
 """
@@ -14,6 +14,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,29 +46,32 @@ class Crash(BaseException):
     """The worker process dies here (not an Exception: no ``except Exception`` sees it)."""
 
 
-class ProcessDatabase(Database):
-    """One process's connection to the database; once ``dead``, every unit of work dies too.
+class ProcessDatabase:
+    """One worker process's access to the database; once ``dead``, every unit of work dies too.
 
-    Commits skip fsync (``synchronous = OFF``): a simulated ``kill -9`` keeps the operating
-    system's buffers as a real one does, and surviving a power cut is SQLite's business, not
-    this test's; on a busy disk the fsyncs were most of the run time.
+    All "processes" of a rig share one engine (a process of its own would only add SQLite
+    connects and a cold statement cache — most of the run time, and nothing under test); what
+    makes them separate processes is that a dead one can no longer reach the database.
     """
 
-    dead = False
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        event.listen(self.engine, "connect", _without_fsync)
+    def __init__(self, shared: Database) -> None:
+        self._shared = shared
+        self.dead = False
 
     @contextlib.contextmanager
     def unit_of_work(self, *, readonly: bool = False) -> Iterator[Any]:
         if self.dead:
             raise Crash("the process is gone")
-        with super().unit_of_work(readonly=readonly) as session:
+        with self._shared.unit_of_work(readonly=readonly) as session:
             yield session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared, name)
 
 
 def _without_fsync(dbapi_connection: Any, _record: Any) -> None:
+    """``synchronous = OFF``: a simulated ``kill -9`` keeps the operating system's buffers as a
+    real one does, and surviving a power cut is SQLite's business, not these tests'."""
     dbapi_connection.execute("PRAGMA synchronous = OFF")
 
 
@@ -89,7 +93,7 @@ class Rig:
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     max_reply_attempts: int = 8
     current: Worker | None = None
-    _processes: list[ProcessDatabase] = field(default_factory=list)
+    _shared: Database | None = None
 
     def __post_init__(self) -> None:
         self.mailbox = FakeMailbox(processed_folder=PROCESSED, rejected_folder=REJECTED,
@@ -98,8 +102,7 @@ class Rig:
     # -- processes -----------------------------------------------------------------------------
     def start(self, *, send: bool = True, max_attempts: int = 5) -> Worker:
         """A fresh worker process: its own engine, pipeline and lease holder name."""
-        db = ProcessDatabase(f"sqlite:///{self.db_path}")
-        self._processes.append(db)
+        db = ProcessDatabase(self.database)
         pipeline = Pipeline(
             db=db,
             schema=self.schema,
@@ -127,9 +130,17 @@ class Rig:
         db.dead = True
         raise Crash("kill -9")
 
+    @property
+    def database(self) -> Database:
+        """The one engine on the rig's SQLite file; commits skip fsync (see _without_fsync)."""
+        if self._shared is None:
+            self._shared = Database(f"sqlite:///{self.db_path}")
+            event.listen(self._shared.engine, "connect", _without_fsync)
+        return self._shared
+
     def close(self) -> None:
-        for db in self._processes:
-            db.dispose()
+        if self._shared is not None:
+            self._shared.dispose()
 
     # -- driving -------------------------------------------------------------------------------
     def deliver(self, backlog: list[Sent]) -> dict[int, Sent]:
@@ -151,12 +162,8 @@ class Rig:
 
     # -- looking -------------------------------------------------------------------------------
     def sql(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
-        db = Database(f"sqlite:///{self.db_path}")
-        try:
-            with db.engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(text(query), params)]
-        finally:
-            db.dispose()
+        with self.database.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query), params)]
 
     def versions_by_message(self) -> Counter[str]:
         """Register versions per Message-ID of the message that brought them."""
@@ -171,29 +178,30 @@ class Rig:
 
     def replies(self) -> list[ReplyRow]:
         """The outbox table, oldest first (rows stay readable after the session)."""
-        db = Database(f"sqlite:///{self.db_path}")
-        try:
-            with db.unit_of_work(readonly=True) as s:
-                return list(s.scalars(select(ReplyRow).order_by(ReplyRow.id)))
-        finally:
-            db.dispose()
+        with self.database.unit_of_work(readonly=True) as s:
+            return list(s.scalars(select(ReplyRow).order_by(ReplyRow.id)))
 
     def poll_state(self) -> PollState | None:
-        db = Database(f"sqlite:///{self.db_path}")
-        try:
-            with db.unit_of_work(readonly=True) as s:
-                return ledger.get_poll_state(s, self.mailbox.account, self.mailbox.folder)
-        finally:
-            db.dispose()
+        with self.database.unit_of_work(readonly=True) as s:
+            return ledger.get_poll_state(s, self.mailbox.account, self.mailbox.folder)
 
     def answered(self) -> Counter[str]:
         """How many replies the SMTP server accepted per original Message-ID."""
         return Counter({mid: len(r) for mid, r in self.outbox.answered().items()})
 
 
-def backlog(n: int = 5, tag: str = "w") -> list[Sent]:
-    """``n`` messages: reports, a PDF to reject, human mail (worker_env's mixed backlog)."""
-    return mixed_backlog(n, tag=tag)
+def backlog(n: int = 5) -> list[Sent]:
+    """``n`` (≤ 10) messages: reports, a PDF to reject, human mail (worker_env's mixed backlog).
+
+    Built once: every test has a database and a mailbox of its own, so the same messages serve.
+    """
+    return list(_backlog()[:n])
+
+
+@lru_cache(maxsize=1)
+def _backlog() -> tuple[Sent, ...]:
+    return tuple(mixed_backlog(10, tag="w"))
+
 
 
 def assert_each_once(rig: Rig, sent: list[Sent], *, resent: Counter[str] | None = None,

@@ -94,7 +94,7 @@ def test_a_permanent_smtp_refusal_is_never_retried(rig: Rig):
 
 
 def test_a_backfill_registers_and_files_but_answers_nobody(rig: Rig):
-    sent = backlog(5, tag="back")
+    sent = backlog(5)
     rig.deliver(sent)
     rig.run_until_done(rig.start(send=False))
     assert rig.outbox.attempts == 0 and rig.replies() == []
@@ -106,7 +106,7 @@ def test_a_backfill_registers_and_files_but_answers_nobody(rig: Rig):
 
 
 def test_a_second_worker_skips_the_folder_while_the_first_works_it(rig: Rig):
-    sent = backlog(5, tag="pair")
+    sent = backlog(5)
     rig.deliver(sent)
     first, second = rig.start(), rig.start()
     assert first.holder != second.holder
@@ -121,7 +121,7 @@ def test_a_second_worker_skips_the_folder_while_the_first_works_it(rig: Rig):
 
 
 def test_a_worker_whose_lease_ran_out_stops_before_the_next_message(rig: Rig):
-    sent = backlog(5, tag="lost")
+    sent = backlog(5)
     rig.deliver(sent)
     slow, other = rig.start(), rig.start()
 
@@ -145,7 +145,7 @@ def test_a_worker_whose_lease_ran_out_stops_before_the_next_message(rig: Rig):
 
 
 def test_a_connection_dropped_while_fetching_is_resumed_by_the_next_poll(rig: Rig):
-    sent = backlog(6, tag="drop")
+    sent = backlog(6)
     rig.deliver(sent)
     rig.mailbox.drop_connection("fetch", after=2)
     worker = rig.start()
@@ -158,7 +158,7 @@ def test_a_connection_dropped_while_fetching_is_resumed_by_the_next_poll(rig: Ri
 
 
 def test_a_failed_move_is_redone_without_processing_or_answering_again(rig: Rig):
-    sent = backlog(4, tag="move")
+    sent = backlog(4)
     rig.deliver(sent)
     rig.mailbox.drop_connection("file_away")
     worker = rig.start()
@@ -180,7 +180,7 @@ def test_a_failed_move_is_redone_without_processing_or_answering_again(rig: Rig)
 
 
 def test_a_new_uidvalidity_rescans_the_folder_without_doubles(rig: Rig):
-    sent = backlog(5, tag="uv")
+    sent = backlog(5)
     rig.deliver(sent)
     worker = rig.start()
     rig.run_until_done(worker)
@@ -199,7 +199,7 @@ def test_a_new_uidvalidity_rescans_the_folder_without_doubles(rig: Rig):
 
 
 def test_a_uidvalidity_change_in_the_middle_of_a_poll_acts_on_no_stale_uid(rig: Rig):
-    sent = backlog(5, tag="uvmid")
+    sent = backlog(5)
     rig.deliver(sent)
     changed = []
 
@@ -219,7 +219,7 @@ def test_a_uidvalidity_change_in_the_middle_of_a_poll_acts_on_no_stale_uid(rig: 
 def test_a_message_our_code_chokes_on_is_retried_then_left_alone(rig: Rig, monkeypatch):
     poison = emails.simple(emails.dummy_docx(), sender="giftig@goteborg.se",
                            message_id="poison@goteborg.se")
-    sent = backlog(4, tag="poison")
+    sent = backlog(4)
     rig.deliver(sent)
     poison_uid = rig.mailbox.deliver(poison)
     pipeline_module = sys.modules[Pipeline.__module__]

@@ -68,7 +68,7 @@ STEPS = ["fetched", "stored", "registered", "accepted", "answered-or-known", "fi
 
 @pytest.mark.parametrize("step", STEPS)
 def test_a_crash_after_each_step_loses_nothing_and_doubles_nothing(rig: Rig, step: str):
-    sent = backlog(5, tag=step[:4])  # report, report, PDF to reject, report, human mail
+    sent = backlog(5)  # report, report, PDF to reject, report, human mail
     rig.deliver(sent)
     # Kill the worker the second time it passes ``step`` (the first message is done by then).
     seen: Counter[str] = Counter()
@@ -95,7 +95,7 @@ def test_a_crash_after_each_step_loses_nothing_and_doubles_nothing(rig: Rig, ste
 
 def test_a_crash_at_every_step_in_turn(rig: Rig):
     """Kill the worker again and again, each time a few steps further on, until it finishes."""
-    sent = backlog(6, tag="turn")
+    sent = backlog(6)
     rig.deliver(sent)
     rng = random.Random(20260309)  # fixed: the same schedule on every run
     next_crash = rng.randint(2, 5)
@@ -121,7 +121,7 @@ def test_a_crash_at_every_step_in_turn(rig: Rig):
 
 
 def test_a_crash_before_anything_was_stored_leaves_the_mailbox_as_it_was(rig: Rig):
-    sent = backlog(3, tag="early")
+    sent = backlog(3)
     rig.deliver(sent)
     plan = CrashPlan(rig, {1})
     with pytest.raises(Crash):
