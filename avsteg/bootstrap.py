@@ -55,6 +55,8 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
             send=send_replies and settings.worker.send_replies,
         ),
         convert=convert,
+        max_message_bytes=settings.policy.max_message_bytes,
+        max_attachment_bytes=settings.policy.max_attachment_bytes,
     )
 
 

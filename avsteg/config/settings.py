@@ -85,8 +85,10 @@ class PolicySettings(BaseModel):
         default_factory=lambda: ["goteborg.se"]
     )
     replies_per_sender_per_hour: int = 10
-    trust_authentication_results: bool = False
-    authserv_id: str | None = None  # only this server's Authentication-Results are trusted
+    # Set aside (never register or answer) mail whose Authentication-Results from our receiving
+    # side says dmarc=fail / compauth=fail; see domain/triage.py spoofing_suspected.
+    trust_authentication_results: bool = True
+    authserv_id: str | None = None  # only headers with this authserv-id; default: the topmost one
     convert_legacy: bool = False  # convert .doc/.xls/.odt/.ods with LibreOffice instead of asking for .docx/.xlsx
     max_message_bytes: int = 40 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024

@@ -17,3 +17,16 @@ class TransientError(AvstegError):
 
 class ConfigurationError(AvstegError):
     """Raised at start-up when settings are missing or contradict each other."""
+
+
+class Unavailable(TransientError):
+    """Raised when a server or the database cannot be reached or cannot work right now.
+
+    Nothing about any one message: the worker stops the poll and tries again later, and no
+    message is set aside for it. Any other failure while handling a message is tied to that
+    message (a value the database refuses, a bug on its content) and sets it aside instead.
+    """
+
+
+class DatabaseUnavailable(Unavailable):
+    """Raised by the storage layer when the database is down, unreachable, locked or overloaded."""

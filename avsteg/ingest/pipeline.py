@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import DatabaseUnavailable, TransientError, Unavailable
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
 from avsteg.domain.replies import (
     NOT_A_TEMPLATE,
@@ -30,7 +30,7 @@ from avsteg.domain.replies import (
 )
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
-from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.domain.triage import MACHINE_REASONS, Policy, Triage, triage
 from avsteg.ingest.ports import Outcome as Filing
 from avsteg.parsers.mail import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
@@ -38,6 +38,7 @@ from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage import reports as report_store
 from avsteg.storage.database import Database
+from avsteg.storage.history import set_aside
 from avsteg.storage.models import MessageRow, Report
 
 log = logging.getLogger("avsteg.pipeline")
@@ -105,6 +106,8 @@ class Pipeline:
     )
     convert: Converter | None = None
     max_attempts: int = 5
+    max_message_bytes: int = 40 * 1024 * 1024
+    max_attachment_bytes: int = 25 * 1024 * 1024
     _blanks: list[tuple[str, bytes]] | None = field(default=None, init=False, repr=False)
 
     # -- the whole message -------------------------------------------------------------------
@@ -115,34 +118,43 @@ class Pipeline:
         position: MailboxPosition | None = None,
         received_at: dt.datetime | None = None,
     ) -> Handled:
-        message_pk, fresh = self.store_raw(raw, position=position, received_at=received_at)
+        message_pk, _fresh = self.store_raw(raw, position=position, received_at=received_at)
         return self.process(message_pk)
 
     def store_raw(
         self, raw: bytes, *, position: MailboxPosition | None = None, received_at: dt.datetime | None = None
     ) -> tuple[int, bool]:
-        """Step 1, its own transaction: keep the bytes before anything can go wrong."""
-        msg = read_message(raw)
+        """Step 1, its own transaction, before anything reads the message: the bytes, their
+        sha256 and where they came from. Nothing in it depends on the content, so no message
+        can fail it; the header columns are filled in when the message is read (``process``)."""
         with self.db.unit_of_work() as s:
             row, fresh = message_store.store_raw_message(
-                s,
-                raw,
-                message_id=msg.message_id,
-                sender=msg.sender or None,
-                subject=msg.subject,
-                received_at=received_at or _sent_at(msg.date, self.clock()),
-                position=position,
-                now=self.clock(),
+                s, raw, message_id=None, sender=None, subject=None, received_at=received_at,
+                position=position, now=self.clock(),
             )
             return row.id, fresh
 
+    def read(self, raw: bytes) -> InboundMessage:
+        """The one parse of a message, bounded by the size settings (``policy.max_*_bytes``)."""
+        return read_message(raw, max_message_bytes=self.max_message_bytes,
+                            max_attachment_bytes=self.max_attachment_bytes)
+
     def process(self, message_pk: int, *, reprocess: bool = False) -> Handled:
-        """Steps 2–8 in one unit of work; a failure of ours is counted and left for a retry.
+        """Steps 2–8 in one unit of work.
 
         ``reprocess``: the row is a stored copy of a message handled before (``avsteg
         reprocess``), so its Message-ID is known by design and must not make it a duplicate.
         The same-file check still applies: a report already registered is not registered twice.
+
+        A failure is one of two kinds. The database (or a server) being unavailable has nothing
+        to do with this message: :class:`Unavailable` is raised, the poll stops, the message is
+        tried again later and nothing is set aside. Anything else (a value the database refuses,
+        a bug on this message's content) is tied to the message: it is counted, set aside as
+        ``unreadable`` for a person, and the worker goes on with the next message. It is still
+        retried (up to ``max_attempts``), since a fix of ours may make it readable; success
+        takes it off the pending list.
         """
+        read: list[InboundMessage] = []  # the parsed message, for the failure record
         try:
             with self.db.unit_of_work() as s:
                 row = message_store.get_message(s, message_pk)
@@ -150,16 +162,36 @@ class Pipeline:
                     raise LookupError(f"message {message_pk} vanished")
                 if row.state == "processed":
                     return self._already(s, row)
-                return self._process(s, row, reprocess=reprocess)
+                msg = self.read(row.raw)
+                read.append(msg)
+                return self._process(s, row, msg, reprocess=reprocess)
+        except Unavailable as exc:
+            log.warning("message %s not handled, the database is unavailable: %s", message_pk, exc)
+            raise
         except Exception as exc:
-            kind = "transient" if isinstance(exc, TransientError) else "bug"
-            log.exception("message %s failed (%s); it will be retried", message_pk, kind)
+            log.exception("message %s failed; set aside as unreadable, retried later", message_pk)
+            error = f"{type(exc).__name__}: {exc}"
             try:
                 with self.db.unit_of_work() as s:
-                    message_store.mark_failed(s, message_pk, f"{type(exc).__name__}: {exc}")
-            except TransientError:
-                log.error("could not record the failure of message %s", message_pk)
-            return Handled(message_pk, None, "failed", f"{kind}: {exc}")
+                    message_store.mark_failed(s, message_pk, error)
+                    row = message_store.get_message(s, message_pk)
+                    if row is not None:
+                        if read:
+                            self._record_headers(row, read[0])
+                        set_aside(s, row, "unreadable")
+            except TransientError as second:
+                # Even the failure could not be recorded: the database is down after all.
+                raise DatabaseUnavailable(f"could not record the failure: {second}") from second
+            return Handled(message_pk, read[0].message_id if read else None, "failed", error,
+                           sender=read[0].sender if read else None)
+
+    def _record_headers(self, row: MessageRow, msg: InboundMessage) -> None:
+        """Step 2: what the message says about itself, for people and for duplicate checks."""
+        row.message_id_header = msg.message_id
+        row.sender = msg.sender or None
+        row.subject = msg.subject
+        if row.received_at is None:
+            row.received_at = _sent_at(msg.date, row.stored_at or self.clock())
 
     def _already(self, s, row: MessageRow) -> Handled:
         """Seen before (same mailbox position, or the same bytes given again): say so, no reply.
@@ -173,9 +205,9 @@ class Pipeline:
             references=_earlier_references(s, row.message_id_header), sender=row.sender,
         )
 
-    def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
+    def _process(self, s, row: MessageRow, msg: InboundMessage, *, reprocess: bool = False) -> Handled:
         now = self.clock()
-        msg = read_message(row.raw)
+        self._record_headers(row, msg)
 
         if not reprocess:
             # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
@@ -191,8 +223,13 @@ class Pipeline:
 
         verdict = triage(msg, self.policy, self._is_template)
         self._record_attachments(s, row, msg)
+        # Too large to read: stored raw all the same, and listed for a person (spec 3), unless
+        # a machine sent it. The sender hears why when the message says it is a report.
+        pending = verdict.set_aside
+        if (row.size or 0) > self.max_message_bytes and verdict.reason not in MACHINE_REASONS:
+            pending = pending or "unreadable"
         if verdict.kind == "not_ours":
-            return self._finish(s, row, msg, "ignored", verdict.reason, now=now)
+            return self._finish(s, row, msg, "ignored", verdict.reason, now=now, pending=pending)
         if verdict.kind == "needs_help":
             reply = None
             # The same problems the help reply lists, also as the outcome's errors (ingest
@@ -212,7 +249,7 @@ class Pipeline:
                     blank_templates=self._blank_templates(),
                 )
             return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help",
-                                errors=errors, now=now)
+                                errors=errors, now=now, pending=pending)
 
         return self._register_templates(s, row, msg, verdict, now)
 
@@ -388,8 +425,13 @@ class Pipeline:
         errors: Sequence[Problem] = (),
         report: Report | None = None,
         now: dt.datetime,
+        pending: str | None = None,
     ) -> Handled:
         reply_ids: tuple[int, ...] = ()
+        if pending is not None:
+            set_aside(s, row, pending)
+        elif row.pending == "unreadable":
+            row.pending = None  # an earlier attempt failed; this one read it: the cause is gone
         only = self.replies.only_outcomes
         if reply is not None and only is not None and outcome not in only:
             reply = None

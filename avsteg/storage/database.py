@@ -22,7 +22,8 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import DatabaseUnavailable, TransientError
+from avsteg.storage.values import clean_parameters, fit_rows
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,21 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
+# Errors that say the database cannot do anything right now (down, unreachable, locked, out of
+# resources, a deadlock), whatever was asked: nothing to do with the message in hand.
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+
+
+def translate(error: exc.SQLAlchemyError) -> TransientError:
+    """SQLAlchemy's error as ours: :class:`DatabaseUnavailable` when the database itself failed,
+    a plain :class:`TransientError` when it refused this statement (a value, a constraint, a bug).
+    """
+    unavailable = isinstance(error, _UNAVAILABLE) or bool(
+        getattr(error, "connection_invalidated", False))
+    kind = DatabaseUnavailable if unavailable else TransientError
+    return kind(f"database: {_describe(error)}")
+
+
 class Database:
     """The register's database: an engine, a session factory and the migrations."""
 
@@ -45,7 +61,10 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = self._create_engine(echo)
+        # Values from strangers' mail fit their columns on every database (storage/values.py).
+        event.listen(self.engine, "before_cursor_execute", clean_parameters, retval=True)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", fit_rows)
         self._readonly_sessions = sessionmaker(
             bind=self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"}),
             expire_on_commit=False,
@@ -89,7 +108,7 @@ class Database:
             # without expiring the loaded objects, so they stay readable afterwards.
         except exc.SQLAlchemyError as error:
             _safe_rollback(session)
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
         except BaseException:
             _safe_rollback(session)
             raise
@@ -114,7 +133,7 @@ class Database:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
         except exc.SQLAlchemyError as error:
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
 
     @staticmethod
     def head_revision() -> str:
@@ -129,7 +148,7 @@ class Database:
         try:
             return sorted(inspect(self.engine).get_table_names())
         except exc.SQLAlchemyError as error:
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
 
     def _alembic(self, command_name: str, revision: str) -> None:
         from alembic import command
@@ -146,7 +165,7 @@ class Database:
                 config.attributes["connection"] = connection
                 getattr(command, command_name)(config, revision)
         except exc.SQLAlchemyError as error:
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
         log.info("database schema %s to %s", command_name, revision)
 
     def dispose(self) -> None:
