@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.delivery import deliver_due
+from avsteg.ingest.delivery import DEFAULT_CLAIM_SECONDS, OutboxSender
 from avsteg.ingest.pipeline import Handled, Pipeline, filing_for
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.storage import ledger
@@ -69,6 +69,18 @@ class Worker:
     holder: str = field(default_factory=holder_name)
     on_sent: Callable[[bytes], None] | None = None
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    retry_seconds: float = 5.0  # the outbox's own schedule during an SMTP outage
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS  # a reply being sent is nobody else's this long
+    sender: OutboxSender | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.outbox is not None:
+            self.sender = OutboxSender(
+                self.db, self.outbox, backoff_seconds=self.backoff_seconds,
+                max_attempts=self.max_reply_attempts, on_sent=self.on_sent, clock=self.clock,
+                claim_seconds=max(self.claim_seconds, self.lease_seconds),
+                retry_seconds=self.retry_seconds,
+            )
 
     @property
     def lease_name(self) -> str:
@@ -169,6 +181,7 @@ class Worker:
         for pk, uid, account, folder in pending:
             if self.stop.is_set():
                 break
+            self._lease(renew=True)  # a slow retry must not let the lease run out under us
             handled = self.pipeline.process(pk)
             _log_handled(handled, uid)
             count += 1
@@ -188,18 +201,24 @@ class Worker:
         return count
 
     def _deliver(self, reply_ids: Iterable[int] | None) -> int:
-        if self.outbox is None:
+        """Send these replies (None: every due one), each claimed at send time, the lease
+        renewed before each (a slow SMTP server must not let it expire under us)."""
+        if self.sender is None:
             return 0
         if reply_ids is not None:
             reply_ids = list(reply_ids)
             if not reply_ids:
                 return 0
-        results = deliver_due(
-            self.db, self.outbox, now=self.clock, only=reply_ids,
-            backoff_seconds=self.backoff_seconds, max_attempts=self.max_reply_attempts,
-            on_sent=self.on_sent,
-        )
+        results = self.sender.flush(reply_ids, keep_going=lambda: self._lease(renew=True))
         return sum(1 for r in results if r.status == "sent")
+
+    def flush_outbox(self) -> int:
+        """Replies due (or a probe during an SMTP outage) between polls: the outbox keeps its
+        own short schedule, so replies leave within seconds of an outage's end. Needs no lease:
+        every reply is claimed row by row."""
+        if self.sender is None:
+            return 0
+        return sum(1 for r in self.sender.flush(None) if r.status == "sent")
 
     def _lease(self, *, renew: bool) -> bool:
         with self.db.unit_of_work() as s:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from avsteg.storage.messages import utcnow
@@ -74,6 +74,62 @@ def due_replies(s: Session, now: dt.datetime | None = None, *, limit: int = 50) 
         .with_for_update(skip_locked=True)
     )
     return list(s.scalars(query))
+
+
+def due_reply_ids(s: Session, now: dt.datetime, *, limit: int = 100) -> list[int]:
+    """Ids of queued replies whose time has come, oldest first (claim each before sending)."""
+    query = (
+        select(ReplyRow.id)
+        .where(ReplyRow.status == "queued", ReplyRow.next_attempt_at <= now)
+        .order_by(ReplyRow.next_attempt_at, ReplyRow.id)
+        .limit(limit)
+    )
+    return list(s.scalars(query))
+
+
+def claim_reply(
+    s: Session, reply_id: int, *, now: dt.datetime, hold_seconds: float,
+    expected_next_attempt: dt.datetime | None = None,
+) -> bytes | None:
+    """Take one reply for sending, at the moment of sending; its bytes, or None when it is not
+    ours to send (sent, failed, or claimed by another worker meanwhile).
+
+    One conditional UPDATE: the reply must still be queued and due (or, for a probe, still
+    carry exactly the ``next_attempt_at`` we wrote), and its ``next_attempt_at`` moves
+    ``hold_seconds`` ahead, so no other worker finds it due while it is being sent, however long
+    the SMTP server takes, and whoever holds the mailbox lease. Two workers racing for one row
+    both run the UPDATE; PostgreSQL re-checks the condition after the first commits and SQLite
+    runs one writer at a time, so exactly one gets the row. Commit at once. A crash while
+    sending leaves it queued: it is due again after ``hold_seconds``.
+    """
+    if expected_next_attempt is None:
+        due = ReplyRow.next_attempt_at <= now
+    else:
+        due = ReplyRow.next_attempt_at == expected_next_attempt
+    claimed = s.execute(
+        update(ReplyRow)
+        .where(ReplyRow.id == reply_id, ReplyRow.status == "queued", due)
+        .values(next_attempt_at=now + dt.timedelta(seconds=hold_seconds))
+        .returning(ReplyRow.raw)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return None if claimed is None else bytes(claimed[0])
+
+
+def reschedule_reply(s: Session, reply_id: int, *, at: dt.datetime, error: str | None = None,
+                     expected_next_attempt: dt.datetime | None = None) -> bool:
+    """Make a queued reply due at ``at`` without counting an attempt (a probe that failed, or
+    the SMTP server back after an outage); only when it still carries ``expected_next_attempt``
+    when given (nobody else claimed it meanwhile)."""
+    query = update(ReplyRow).where(ReplyRow.id == reply_id, ReplyRow.status == "queued")
+    if expected_next_attempt is not None:
+        query = query.where(ReplyRow.next_attempt_at == expected_next_attempt)
+    values: dict[str, object] = {"next_attempt_at": at}
+    if error is not None:
+        values["last_error"] = error[:4000]
+    done = s.execute(query.values(**values).returning(ReplyRow.id)
+                     .execution_options(synchronize_session=False)).first()
+    return done is not None
 
 
 def mark_reply_sent(s: Session, reply: ReplyRow, now: dt.datetime | None = None) -> None:
