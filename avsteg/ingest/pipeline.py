@@ -360,20 +360,21 @@ class Pipeline:
         return looks_like_template(attachment.filename, attachment.data, self.schema)
 
     def _help_problems(self, msg: InboundMessage) -> list[str]:
-        """What each file that looks like a report but is not a readable template is."""
-        out = []
+        """What each file that looks like a report but is not a readable template is: files
+        that may be the template first (a reply lists only the first few), other documents last."""
+        first, last = [], []
         for a in msg.attachments:
             if a.problem:
-                out.append(f"{a.path}: {a.problem}")
+                first.append(f"{a.path}: {a.problem}")
                 continue
             if a.inline:
                 continue
             parsed = parse_attachment(a.path, a.data, self.schema, today=self.clock().date())
             if parsed.status == "rejected" and parsed.errors:
-                out.append(f"{a.path}: {parsed.errors[0].message}")
+                first.append(f"{a.path}: {parsed.errors[0].message}")
             elif parsed.status == "not_a_report":  # a document of their own, not the template
-                out.append(f"{a.path}: {NOT_A_TEMPLATE}")
-        return out
+                last.append(f"{a.path}: {NOT_A_TEMPLATE}")
+        return first + last
 
     def _blank_templates(self) -> list[tuple[str, bytes]]:
         """Blank templates to attach to a help reply, built once per pipeline."""
