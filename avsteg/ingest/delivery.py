@@ -35,7 +35,7 @@ from avsteg.storage.models import ReplyRow
 
 log = logging.getLogger("avsteg.delivery")
 
-PROBE_MAX_FACTOR = 6
+PROBE_MAX_FACTOR = 3
 DEFAULT_CLAIM_SECONDS = 600.0
 
 
