@@ -65,7 +65,7 @@ class SmtpSettings(BaseModel):
     timeout_seconds: float = 60.0
     max_attempts: int = 8
     backoff_seconds: float = 30.0
-    retry_seconds: float = 5.0  # during an outage, probe every 5 s (doubling to 30 s) between polls
+    retry_seconds: float = 5.0  # during an SMTP outage, probe every 5 s (up to 15 s) between polls
 
     @property
     def effective_port(self) -> int:

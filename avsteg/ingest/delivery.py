@@ -10,7 +10,7 @@ once its claim has expired. Every other crash either sends nothing yet or has re
 An SMTP outage. The first reply refused with a temporary error counts an attempt and backs off
 as before; the sender then stops trying the others (nobody hammers a server that is down, and
 replies are not charged attempts for the server's trouble) and *probes* instead: every few
-seconds (``smtp.retry_seconds``, doubling up to ``PROBE_MAX_FACTOR`` times that) it tries one
+seconds (``smtp.retry_seconds``, doubling up to ``PROBE_MAX_FACTOR`` times that: 5 s → 15 s) it tries one
 reply waiting in backoff, without counting an attempt. The first probe that goes through ends
 the outage: every reply it had put in backoff is due at once, so queued replies leave within
 seconds of the server's return, not at their next backoff time or the next poll.
