@@ -8,7 +8,8 @@ raw message is stored in full, the columns only need a faithful, bounded copy. O
 :func:`fit_text`, makes it, applied at the storage boundary:
 
 * :func:`fit_rows` (a ``before_flush`` hook on every session) fits the string and JSON
-  attributes of every row being written to its column's length, whatever the column;
+  attributes of every row being written to its column's length, whatever the column (and
+  leaves a typed number column empty when the number is beyond it: 99,999,999,999 jobs);
 * :func:`clean_parameters` (a ``before_cursor_execute`` hook) removes what no database takes
   (NUL, lone surrogates) from the parameters of every statement, Core UPDATEs included.
 
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, BigInteger, Integer, Numeric, String
 from sqlalchemy.orm import Session, object_mapper
 from sqlalchemy.orm.exc import UnmappedInstanceError
 
@@ -71,6 +73,12 @@ def fit_row(row: object) -> None:
                 fitted = fit_text(value, kind.length)
                 if fitted is not value:
                     setattr(row, attr.key, fitted)
+        elif isinstance(kind, Integer | Numeric):
+            value = row.__dict__.get(attr.key)
+            if value is not None and not fits_number(value, kind):
+                # Kept whole where it came from (the raw message, a version's JSON values);
+                # the typed column, which only sums and sorts, stays empty.
+                setattr(row, attr.key, None)
         elif isinstance(kind, JSON) or isinstance(getattr(kind, "impl", None), JSON):
             value = row.__dict__.get(attr.key)
             if isinstance(value, dict | list) and _json_needs_fit(value):
@@ -85,6 +93,25 @@ def _json_needs_fit(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_json_needs_fit(v) for v in value)
     return False
+
+
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+
+
+def fits_number(value: Any, kind: Integer | Numeric) -> bool:
+    """Whether PostgreSQL's ``integer``/``bigint``/``numeric(p, s)`` can hold ``value``."""
+    if isinstance(kind, Integer) and not isinstance(kind, Numeric):
+        if not isinstance(value, int):
+            return True
+        return abs(value) <= (INT64 if isinstance(kind, BigInteger) else INT32)
+    precision, scale = getattr(kind, "precision", None), getattr(kind, "scale", None) or 0
+    if precision is None or not isinstance(value, int | float | Decimal):
+        return True
+    try:
+        return abs(Decimal(value)) < Decimal(10) ** (precision - scale)
+    except (ArithmeticError, ValueError):
+        return False
 
 
 def fit_rows(session: Session, _flush_context: Any, _instances: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from avsteg.storage import (
     register_report,
     store_raw_message,
 )
-from avsteg.storage.models import AttachmentRow, MessageRow, ReplyRow, ReportVersion
+from avsteg.storage.models import AttachmentRow, DeviationRow, MessageRow, ReplyRow, ReportVersion
 from avsteg.storage.values import fit_json, fit_text
 
 T0 = dt.datetime(2026, 3, 5, 12, 0, tzinfo=dt.UTC)
@@ -62,7 +63,9 @@ def scenario_hostile_values(db: Database) -> None:
             file="mall\x00.docx", status="accepted", format="docx", template_version="v" * 200,
             report={"organisation": "Org\x00" + LONE, "report_type": "t" * 300, "year": 2026,
                     "contact_email": "c" * 500 + "@goteborg.se", "contact_name": "N\x00"},
-            deviations=[{"procurement": "P\x00" + LONE, "supplier": "S" * 10_000}],
+            deviations=[{"procurement": "P\x00" + LONE, "supplier": "S" * 10_000,
+                         "jobs_created": 99_999_999_999, "employments": 3,
+                         "fulltime_months": Decimal("123456789012.5")}],
             errors=[], warnings=[],
         )
         register_report(s, message=row, parsed=parsed, attachment_sha256="0" * 64, year=2026,
@@ -86,6 +89,10 @@ def scenario_hostile_values(db: Database) -> None:
         assert len(version.contact_email or "") == 320 and len(version.template_version or "") == 32
         assert version.values["organisation"] == "Org\ufffd\ufffd"
         assert len(version.report_type or "") == 64 and "\x00" not in (version.filename or "")
+        deviation = s.scalars(select(DeviationRow)).one()
+        assert deviation.jobs_created is None and deviation.employments == 3  # typed column empty
+        assert deviation.fulltime_months is None
+        assert deviation.values["jobs_created"] == 99_999_999_999  # the number itself is kept
         reply = s.scalars(select(ReplyRow)).one()
         assert len(reply.recipient) == 320 and len(reply.message_id_header) == 998
     with db.unit_of_work() as s:
