@@ -1,11 +1,13 @@
 """Delivering queued replies: the outbox table → an Outbox adapter (SMTP or a folder).
 
 Exactly one delivery per reply, with any number of workers: each reply is *claimed* at the moment
-it is sent (``storage.outbox.claim_reply``, one conditional UPDATE committed before the SMTP
-conversation), never sent from a list selected earlier. A reply is marked sent only after the
-server accepted it, in its own small transaction. The one window for a double reply is therefore
-between the SMTP server's "250 OK" and that commit: a crash exactly there sends the reply again
-once its claim has expired. Every other crash either sends nothing yet or has recorded it.
+it is sent (``storage.outbox.claim_reply``: a lease ``reply:<id>``, and the reply's state
+re-checked under it, committed before the SMTP conversation), never sent from a list selected
+earlier. A reply is marked sent only after the server accepted it, in the transaction that ends
+the claim. The one window for a double reply is therefore between the SMTP server's "250 OK" and
+that commit: a crash exactly there sends the reply again (at once when a worker on the same host
+sees the claim's holder is dead, else when the claim expires). Every other crash either sends
+nothing yet or has recorded it.
 
 An SMTP outage. The first reply refused with a temporary error counts an attempt and backs off
 as before; the sender then stops trying the others (nobody hammers a server that is down, and
@@ -28,6 +30,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from avsteg.domain.errors import TransientError
+from avsteg.ingest.holders import dead_local_holder, holder_name
 from avsteg.ingest.ports import Outbox, PermanentDeliveryError, TemporaryDeliveryError
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database
@@ -67,6 +70,7 @@ class OutboxSender:
     clock: Callable[[], dt.datetime] = utcnow
     claim_seconds: float = DEFAULT_CLAIM_SECONDS  # longer than any one SMTP conversation
     retry_seconds: float = 5.0  # first probe during an outage; then doubling
+    holder: str = field(default_factory=holder_name)
     monotonic: Callable[[], float] = time.monotonic
     # reply id → the next_attempt_at we wrote after a temporary failure (probe candidates)
     _waiting: dict[int, dt.datetime] = field(default_factory=dict, init=False)
@@ -114,10 +118,11 @@ class OutboxSender:
 
     # -- one reply ---------------------------------------------------------------------------
     def _send(self, reply_id: int, *, expected: dt.datetime | None = None) -> Delivery | None:
-        now = self.clock()
         with self.db.unit_of_work() as s:
-            raw = reply_store.claim_reply(s, reply_id, now=now, hold_seconds=self.claim_seconds,
-                                          expected_next_attempt=expected)
+            raw = reply_store.claim_reply(
+                s, reply_id, holder=self.holder, now=self.clock(), hold_seconds=self.claim_seconds,
+                expected_next_attempt=expected, take_over=dead_local_holder,
+            )
         if raw is None:
             return None
         try:
@@ -128,7 +133,7 @@ class OutboxSender:
                 row = s.get(ReplyRow, reply_id)
                 assert row is not None
                 if expected is not None:  # a probe: the outage goes on, no attempt counted
-                    reply_store.reschedule_reply(s, reply_id, at=expected, error=str(exc))
+                    row.last_error = str(exc)[:4000]
                     status, next_at = "queued", expected
                 else:
                     reply_store.mark_reply_failed(
@@ -136,6 +141,7 @@ class OutboxSender:
                         base_seconds=self.backoff_seconds, max_attempts=self.max_attempts,
                     )
                     status, next_at = row.status, row.next_attempt_at
+                reply_store.release_reply(s, reply_id, self.holder)
             if status == "queued" and next_at is not None:
                 self._waiting[reply_id] = next_at
             log.warning("reply %s not delivered yet: %s", reply_id, exc)
@@ -145,6 +151,7 @@ class OutboxSender:
                 row = s.get(ReplyRow, reply_id)
                 assert row is not None
                 reply_store.mark_reply_failed(s, row, str(exc), permanent=True, now=self.clock())
+                reply_store.release_reply(s, reply_id, self.holder)
             self._waiting.pop(reply_id, None)
             log.error("reply %s refused by the server: %s", reply_id, exc)
             return Delivery(reply_id, "failed", error=str(exc))
@@ -152,6 +159,7 @@ class OutboxSender:
             row = s.get(ReplyRow, reply_id)
             assert row is not None
             reply_store.mark_reply_sent(s, row, now=self.clock())
+            reply_store.release_reply(s, reply_id, self.holder)
         self._waiting.pop(reply_id, None)
         if self.on_sent is not None:
             try:

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +25,7 @@ from sqlalchemy import select
 
 from avsteg.domain.errors import TransientError
 from avsteg.ingest.delivery import DEFAULT_CLAIM_SECONDS, OutboxSender
+from avsteg.ingest.holders import dead_local_holder, holder_name
 from avsteg.ingest.pipeline import Handled, Pipeline, filing_for
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.storage import ledger
@@ -47,11 +45,6 @@ class PollReport:
     delivered: int = 0
     skipped_lease: bool = False
     stopped: bool = False
-
-
-def holder_name() -> str:
-    """host:pid:unique — unique per Worker, even for two workers built by one thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -79,7 +72,7 @@ class Worker:
                 self.db, self.outbox, backoff_seconds=self.backoff_seconds,
                 max_attempts=self.max_reply_attempts, on_sent=self.on_sent, clock=self.clock,
                 claim_seconds=max(self.claim_seconds, self.lease_seconds),
-                retry_seconds=self.retry_seconds,
+                retry_seconds=self.retry_seconds, holder=self.holder,
             )
 
     @property
@@ -234,28 +227,12 @@ class Worker:
             # A worker on this machine that died without releasing (kill -9, OOM) would block
             # every restart until its lease expires: take over a lease whose process is gone.
             stale = ledger.lease_holder(s, self.lease_name, now=self.clock())
-            if stale is None or not _dead_local_holder(stale):
+            if stale is None or not dead_local_holder(stale):
                 return False
             log.warning("taking over %s from %s, which is no longer running", self.lease_name, stale)
             ledger.release_lease(s, self.lease_name, stale)
             return ledger.acquire_lease(s, self.lease_name, self.holder,
                                         ttl_seconds=self.lease_seconds, now=self.clock())
-
-
-def _dead_local_holder(holder: str) -> bool:
-    """True when ``holder`` (see :func:`holder_name`) names a process on this host that is gone."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, owned by someone else
-        return False
-    return False
-
 
 
 def _log_handled(handled: Handled, uid: int | None) -> None:
