@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -98,6 +99,24 @@ def test_a_poison_message_before_a_good_one(dovecot, mail_user, smtp_server, wor
     assert [p for mid, p in pending.items() if mid != "poison666@goteborg.se"] == [None, None]
     facts = db_facts(db_url)
     assert facts["states"] == {"failed": 1, "processed": 2}
+
+
+def test_a_5_mb_hostile_html_message_does_not_hold_up_the_next(dovecot, mail_user, smtp_server,
+                                                               workers, tmp_path):
+    from tests.unit.test_hostile_mail import hostile_body, html_message
+
+    db_url = f"sqlite:///{tmp_path}/h.sqlite"
+    hostile = html_message(hostile_body("<a "), subject="Avsteg?")
+    append_all(dovecot, mail_user, [hostile, report_message(2, tag="after")])
+    worker = workers(worker_settings(dovecot, mail_user, smtp_server, db_url))
+    started = time.monotonic()
+    report = worker.poll_once()
+    elapsed = time.monotonic() - started
+    # Before, this poll never ended (125 s for 100 KB of "<a "; 5 MB still running after 90 s).
+    assert elapsed < 30, f"{elapsed:.1f} s"
+    assert [h.outcome for h in report.handled] == ["ignored", "registered"]
+    assert list(replies_by_original(smtp_server)) == ["after2@goteborg.se"]
+    assert set(folder_ids(dovecot, mail_user, "INBOX")) == {"hostile@goteborg.se"}
 
 
 @pytest.mark.slow
