@@ -78,16 +78,6 @@ class OutboxSender:
     _next_probe: float = field(default=0.0, init=False)
     _probe_delay: float = field(default=0.0, init=False)
 
-    @property
-    def in_outage(self) -> bool:
-        return self._trouble
-
-    def seconds_to_next_try(self) -> float | None:
-        """When a flush could next do something of its own accord (None: only when due)."""
-        if self._trouble and self._waiting:
-            return max(self._next_probe - self.monotonic(), 0.0)
-        return None
-
     def flush(self, only: Sequence[int] | None = None, *, limit: int = 100,
               keep_going: Callable[[], object] | None = None) -> list[Delivery]:
         """Send what is due (or just ``only``); ``keep_going`` runs before each reply (the
