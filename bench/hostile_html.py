@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--no-old", action="store_true")
     args = parser.parse_args()
 
-    from avsteg.parsers.mail import read_message
+    from avsteg.parsers.mail.reader import read_message
 
     size = int(args.mb * 1024 * 1024)
     plain = message(b"hej hopp " * (size // 9), "text/plain")

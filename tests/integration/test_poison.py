@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-import avsteg.ingest.pipeline as pipeline_module
+import avsteg.services.pipeline as pipeline_module
 from avsteg.domain.errors import TransientError
 from avsteg.storage import Database
 from tests.support.worker_env import (

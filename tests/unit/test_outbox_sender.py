@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from avsteg.ingest.delivery import OutboxSender
 from avsteg.ingest.ports import TemporaryDeliveryError
+from avsteg.services.delivery import OutboxSender
 from avsteg.storage import Database, acquire_lease, queue_reply
 from avsteg.storage.models import ReplyRow
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import undefer
 
-import avsteg.ingest.pipeline as pipeline_module
+import avsteg.services.pipeline as pipeline_module
 from avsteg.bootstrap import build_pipeline
 from avsteg.config.settings import load_settings
 from avsteg.domain.errors import DatabaseUnavailable
-from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.folder_outbox import FolderOutbox
+from avsteg.services.delivery import deliver_due
 from avsteg.storage import Database, sha256_hex
 from avsteg.storage.models import MessageRow, ReplyRow, Report
 from tests.support import emails as E

@@ -10,8 +10,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from avsteg.commands.worker_service import Service
 from avsteg.config.settings import load_settings
-from avsteg.ingest.service import Service
 
 
 @dataclass
