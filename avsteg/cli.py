@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "withdraw": "withdraw",
     "reprocess": "reprocess",
+    "pending": "pending",
+    "register-anyway": "register_anyway",
+    "trust-domain": "trust_domain",
+    "resend": "resend",
     "db": "db",
 }
 

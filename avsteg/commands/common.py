@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from typing import Any
@@ -23,6 +24,22 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     return settings
 
 
+def add_actor_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--by", metavar="NAME", default=None,
+                   help="who acts, for the history (default: the operating-system user)")
+
+
+def actor_from(args: argparse.Namespace) -> str:
+    """The person acting: --by, else the login name (a container may have no user entry)."""
+    name = (getattr(args, "by", None) or "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "okänd"
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
@@ -31,3 +48,4 @@ def print_json(obj: Any) -> None:
 def say(text: str) -> None:
     """Human messages go to stderr, so --json output stays machine-readable."""
     print(text, file=sys.stderr)
+

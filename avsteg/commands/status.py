@@ -6,6 +6,7 @@ import datetime as dt
 
 from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, settings_from
+from avsteg.services.pending import count_by_kind, pending_items
 from avsteg.storage.database import Database
 from avsteg.storage.read_model import service_status
 
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     db = open_database(settings)
     now = dt.datetime.now(dt.UTC)
     info = gather(db, now)
+    waiting = pending_items(db, now=now,
+                            remind_rejected_after_days=settings.policy.remind_rejected_after_days)
+    info["pending"] = {"count": len(waiting), "kinds": count_by_kind(waiting)}
     db.dispose()
     healthy = True
     if args.check:
@@ -61,5 +65,8 @@ def run(args: argparse.Namespace) -> int:
                   f"{p['last_success_at'] or 'never'}" + (f" (last error: {p['last_error']})" if p["last_error"] else ""))
         print(f"backlog: {info['backlog']} messages waiting ({info['failed_messages']} failed at least once)")
         print(f"replies: {info['replies_queued']} queued, {info['replies_failed']} failed, {info['replies_sent']} sent")
+        kinds = ", ".join(f"{k} {n}" for k, n in info["pending"]["kinds"].items())
+        print(f"pending: {info['pending']['count']} waiting for a person"
+              + (f" ({kinds}; see avsteg pending)" if kinds else ""))
         print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(info["outcomes"].items())) or "none"))
     return 0 if healthy else 1

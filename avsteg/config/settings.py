@@ -93,6 +93,10 @@ class PolicySettings(BaseModel):
     convert_legacy: bool = False  # convert .doc/.xls/.odt/.ods with LibreOffice instead of asking for .docx/.xlsx
     max_message_bytes: int = 40 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
+    # Spec 3, first start: a message older than this when first seen is registered, never answered.
+    reply_window_days: int = Field(default=7, ge=0)
+    # Spec 3, pending: a rejected report with no correction after this many days waits for a person.
+    remind_rejected_after_days: int = Field(default=14, ge=1)
 
     _split = field_validator("allowed_sender_domains", mode="before")(
         lambda cls, v: _list_from_text(v)

@@ -17,6 +17,7 @@ Why it looks the way it does:
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import ssl
 import time
@@ -67,8 +68,16 @@ def _has_news(responses: Sequence[Any]) -> bool:
 
 
 def _fetch_raw(client: IMAPClient, uids: list[int]) -> dict[int, dict[bytes, Any]]:
-    result: dict[int, dict[bytes, Any]] = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"])
+    result: dict[int, dict[bytes, Any]] = client.fetch(
+        uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
     return result
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """imapclient gives INTERNALDATE as a naive local time unless told otherwise: make it UTC."""
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.astimezone(dt.UTC) if value.tzinfo else value.astimezone().astimezone(dt.UTC)
 
 
 def _text(value: bytes | str) -> str:
@@ -149,6 +158,7 @@ class ImapMailbox:
                     ),
                     raw=bytes(item[b"BODY[]"]),
                     flags=tuple(_text(flag) for flag in item.get(b"FLAGS", ())),
+                    arrived_at=_aware(item.get(b"INTERNALDATE")),
                 )
 
     def _search(self, after: int) -> list[int]:

@@ -11,13 +11,14 @@ to be retried; nobody is ever answered with an error of ours.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from avsteg.domain.errors import DatabaseUnavailable, TransientError, Unavailable
+from avsteg.domain.errors import Unavailable
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
 from avsteg.domain.replies.sender import (
     Outcome,
@@ -31,8 +32,10 @@ from avsteg.domain.schema import Schema
 from avsteg.domain.triage import MACHINE_REASONS, Policy, Triage, triage
 from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
+from avsteg.services import admission
 from avsteg.services.handled import Handled, ReplyPolicy
 from avsteg.services.help import BlankTemplates, help_problems
+from avsteg.services.records import record_failure, record_headers
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage import reports as report_store
@@ -123,27 +126,10 @@ class Pipeline:
         except Exception as exc:
             log.exception("message %s failed; set aside as unreadable, retried later", message_pk)
             error = f"{type(exc).__name__}: {exc}"
-            try:
-                with self.db.unit_of_work() as s:
-                    message_store.mark_failed(s, message_pk, error)
-                    row = message_store.get_message(s, message_pk)
-                    if row is not None:
-                        if read:
-                            self._record_headers(row, read[0])
-                        set_aside(s, row, "unreadable")
-            except TransientError as second:
-                # Even the failure could not be recorded: the database is down after all.
-                raise DatabaseUnavailable(f"could not record the failure: {second}") from second
-            return Handled(message_pk, read[0].message_id if read else None, "failed", error,
-                           sender=read[0].sender if read else None)
-
-    def _record_headers(self, row: MessageRow, msg: InboundMessage) -> None:
-        """Step 2: what the message says about itself, for people and for duplicate checks."""
-        row.message_id_header = msg.message_id
-        row.sender = msg.sender or None
-        row.subject = msg.subject
-        if row.received_at is None:
-            row.received_at = _sent_at(msg.date, row.stored_at or self.clock())
+            parsed = read[0] if read else None
+            record_failure(self.db, message_pk, error, parsed)
+            return Handled(message_pk, parsed.message_id if parsed else None, "failed", error,
+                           sender=parsed.sender if parsed else None)
 
     def _already(self, s, row: MessageRow) -> Handled:
         """Seen before (same mailbox position, or the same bytes given again): say so, no reply.
@@ -159,7 +145,8 @@ class Pipeline:
 
     def _process(self, s, row: MessageRow, msg: InboundMessage, *, reprocess: bool = False) -> Handled:
         now = self.clock()
-        self._record_headers(row, msg)
+        record_headers(row, msg, self.clock())
+        too_old = not reprocess and admission.older_than_window(row, self.replies.reply_window)
 
         if not reprocess:
             # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
@@ -173,7 +160,9 @@ class Pipeline:
                 return self._finish(s, row, msg, outcome, reason, now=now,
                                     references=_earlier_references(s, msg.message_id))
 
-        verdict = triage(msg, self.policy, self._is_template)
+        verdict = triage(msg, admission.policy_now(s, self.policy), self._is_template)
+        if too_old:  # handled as usual, never answered (spec 3, first start)
+            verdict = dataclasses.replace(verdict, reply_allowed=False)
         self._record_attachments(s, row, msg)
         # Too large to read: stored raw all the same, and listed for a person (spec 3), unless
         # a machine sent it. The sender hears why when the message says it is a report.
@@ -181,7 +170,8 @@ class Pipeline:
         if (row.size or 0) > self.max_message_bytes and verdict.reason not in MACHINE_REASONS:
             pending = pending or "unreadable"
         if verdict.kind == "not_ours":
-            return self._finish(s, row, msg, "ignored", verdict.reason, now=now, pending=pending)
+            reason = admission.set_aside_if_report(s, row, msg, verdict)
+            return self._finish(s, row, msg, "ignored", reason, now=now, pending=pending)
         if verdict.kind == "needs_help":
             reply = None
             # The same problems the help reply lists, also as the outcome's errors (ingest
@@ -201,12 +191,13 @@ class Pipeline:
                     blank_templates=self._blanks.get(self.schema),
                 )
             return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help",
-                                errors=errors, now=now, pending=pending)
+                                too_old=too_old, errors=errors, now=now, pending=pending)
 
-        return self._register_templates(s, row, msg, verdict, now)
+        return self._register_templates(s, row, msg, verdict, now, too_old=too_old)
 
     # -- the report path ---------------------------------------------------------------------
-    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now):
+    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now,
+                            *, too_old: bool = False):
         registered: list[RegisteredReport] = []
         rejected: list[RejectedFile] = []
         outcomes: list[str] = []
@@ -270,7 +261,7 @@ class Pipeline:
             report_row = report_store.find_report_by_reference(s, registered[0].reference)
         return self._finish(
             s, row, msg, outcome, reason, reply=reply, kind=kind, references=refs,
-            errors=errors, report=report_row, now=now,
+            errors=errors, report=report_row, now=now, too_old=too_old,
         )
 
     def _registered(self, report: Report, version: int, outcome: Outcome, attachment: Attachment,
@@ -349,6 +340,7 @@ class Pipeline:
         errors: Sequence[Problem] = (),
         report: Report | None = None,
         now: dt.datetime,
+        too_old: bool = False,
         pending: str | None = None,
     ) -> Handled:
         reply_ids: tuple[int, ...] = ()
@@ -366,19 +358,13 @@ class Pipeline:
                 raw=reply.as_bytes(), now=now,
             )
             reply_ids = (queued.id,)
+        if too_old and outcome in admission.ANSWERED_OUTCOMES:
+            reason = f"{reason}; {admission.TOO_OLD}"
         message_store.mark_processed(s, row, outcome=outcome, reason=reason, now=now)
         return Handled(
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
             sender=msg.sender,
         )
-
-
-def _sent_at(date: dt.datetime | None, now: dt.datetime) -> dt.datetime:
-    """The Date header as the time received, but never in the future: the reference year
-    (AVS-<year>-NNNN) must not follow a sender's wrong clock (or a forged Date) to 2100."""
-    if date is None:
-        return now
-    return min(date, now) if date.tzinfo and now.tzinfo else date
 
 
 def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:

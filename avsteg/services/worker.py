@@ -129,7 +129,8 @@ class Worker:
                 report.stopped = True
                 break
             self._lease(renew=True)
-            handled = self.pipeline.handle(fetched.raw, position=fetched.position)
+            handled = self.pipeline.handle(fetched.raw, position=fetched.position,
+                                           received_at=fetched.arrived_at)
             report.handled.append(handled)
             _log_handled(handled, fetched.position.uid)
             if handled.outcome != "failed":
@@ -228,9 +229,10 @@ class Worker:
 
 def _log_handled(handled: Handled, uid: int | None) -> None:
     log.info(
-        "message %s: %s",
+        "message %s: %s (%s)",
         handled.message_id or f"#{handled.message_pk}",
         handled.outcome,
+        handled.reason,
         extra={
             "event": "message",
             "uid": uid,
