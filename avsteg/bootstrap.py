@@ -78,6 +78,8 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
             reply_window=dt.timedelta(days=settings.policy.reply_window_days),
         ),
         convert=convert,
+        max_message_bytes=settings.policy.max_message_bytes,
+        max_attachment_bytes=settings.policy.max_attachment_bytes,
     )
 
 
@@ -105,6 +107,9 @@ def make_mailbox(settings: Settings) -> ImapMailbox:
     )
 
 
+CLAIM_TIMEOUTS = 10  # a reply being sent is claimed for this many SMTP timeouts
+
+
 def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
                  mailbox: Mailbox | None = None, outbox: Outbox | None = None) -> Worker:
     """The worker of ``avsteg run``: the real mailbox and outbox unless given others."""
@@ -121,7 +126,9 @@ def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
         pipeline=pipeline, db=db, mailbox=mailbox, outbox=outbox if pipeline.replies.send else None,
         account=account, folder=settings.imap.folder, lease_seconds=settings.worker.lease_seconds,
         backoff_seconds=settings.smtp.backoff_seconds, max_reply_attempts=settings.smtp.max_attempts,
-        on_sent=on_sent,
+        on_sent=on_sent, retry_seconds=settings.smtp.retry_seconds,
+        # A reply being sent is claimed for longer than any one SMTP conversation can take.
+        claim_seconds=CLAIM_TIMEOUTS * settings.smtp.timeout_seconds,
     )
 
 

@@ -85,6 +85,7 @@ class SmtpSettings(_Section):
     timeout_seconds: float = 60.0
     max_attempts: int = 8
     backoff_seconds: float = 30.0
+    retry_seconds: float = 5.0  # during an SMTP outage, probe every 5 s (up to 15 s) between polls
 
     @property
     def effective_port(self) -> int:
@@ -113,8 +114,10 @@ class PolicySettings(_Section):
         default_factory=lambda: ["goteborg.se"]
     )
     replies_per_sender_per_hour: int = 10
-    trust_authentication_results: bool = False
-    authserv_id: str | None = None  # only this server's Authentication-Results are trusted
+    # Set aside (never register or answer) mail whose Authentication-Results from our receiving
+    # side says dmarc=fail / compauth=fail; see domain/triage.py spoofing_suspected.
+    trust_authentication_results: bool = True
+    authserv_id: str | None = None  # only headers with this authserv-id; default: the topmost one
     convert_legacy: bool = False  # convert .doc/.xls/.odt/.ods with LibreOffice instead of asking for .docx/.xlsx
     max_message_bytes: int = 40 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024

@@ -38,3 +38,16 @@ class LoginRefusedError(AvstegError):
         self.detail = detail
         text = f"{service} {LOGIN_REFUSED} by {server} for {account}"
         super().__init__(f"{text}: {detail}" if detail else text)
+
+
+class Unavailable(TransientError):
+    """Raised when a server or the database cannot be reached or cannot work right now.
+
+    Nothing about any one message: the worker stops the poll and tries again later, and no
+    message is set aside for it. Any other failure while handling a message is tied to that
+    message (a value the database refuses, a bug on its content) and sets it aside instead.
+    """
+
+
+class DatabaseUnavailable(Unavailable):
+    """Raised by the storage layer when the database is down, unreachable, locked or overloaded."""

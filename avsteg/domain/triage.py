@@ -44,8 +44,16 @@ REFERENCE_IN_SUBJECT = re.compile(r"\bAVS-\d{4}-\d+\b", re.IGNORECASE)
 class Policy:
     service_address: str
     allowed_sender_domains: tuple[str, ...]
-    trust_authentication_results: bool = False
+    # Spoofing check (see spoofing_suspected): on by default; authserv_id tightens which
+    # Authentication-Results header counts as our own receiving side's.
+    trust_authentication_results: bool = True
     authserv_id: str | None = None
+
+# Why-not-reply reasons that mean a machine wrote the message (nobody to set anything aside for).
+MACHINE_REASONS = frozenset({
+    "own-address", "null-return-path", "mailer-daemon", "delivery-report", "auto-submitted",
+    "precedence-bulk", "list-mail",
+})
 
 
 def _domain(address: str) -> str:
@@ -97,9 +105,9 @@ def why_not_reply(msg: InboundMessage, policy: Policy) -> str | None:
     * ``no-sender`` — no readable From address: nobody to answer.
     * ``outside-domains`` — From, or Reply-To where the answer would go, is outside the allowed
       sender domains.
-    * ``dmarc-fail`` — only when ``policy.trust_authentication_results``: an
-      ``Authentication-Results`` header whose authserv-id is ``policy.authserv_id`` (the one our
-      own server adds; others may be forged) says ``dmarc=fail``.
+    * ``suspected-spoofing`` — the ``Authentication-Results`` of our own receiving side says
+      ``dmarc=fail`` or ``compauth=fail`` for the (allowed) From domain: see
+      :func:`spoofing_suspected`.
     """
     own = policy.service_address
     if any(_same_address(a, own) for a in (msg.sender, msg.reply_to, msg.return_path)):
@@ -123,18 +131,50 @@ def why_not_reply(msg: InboundMessage, policy: Policy) -> str | None:
         return "no-sender"
     if not sender_allowed(msg.sender, policy) or not sender_allowed(msg.reply_address, policy):
         return "outside-domains"
-    if policy.trust_authentication_results and policy.authserv_id and _dmarc_failed(msg, policy):
-        return "dmarc-fail"
+    if spoofing_suspected(msg, policy):
+        return "suspected-spoofing"
     return None
 
 
-def _dmarc_failed(msg: InboundMessage, policy: Policy) -> bool:
+_AUTH_FAIL = re.compile(r"(?:^|[;\s])(?:dmarc|compauth)\s*=\s*fail\b", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"\bheader\.from\s*=\s*([^\s;()]+)", re.IGNORECASE)
+
+
+def _authserv_id(value: str) -> str | None:
+    """The authserv-id an ``Authentication-Results`` value starts with; None when it starts
+    with a result at once (``spf=pass …``), as Exchange Online writes it."""
+    first = value.split(";", 1)[0].strip().split()
+    if not first or "=" in first[0]:
+        return None
+    return first[0].lower()
+
+
+def spoofing_suspected(msg: InboundMessage, policy: Policy) -> bool:
+    """Whether our own receiving side found the From domain forged.
+
+    Our side's header: with ``policy.authserv_id`` set, every ``Authentication-Results`` header
+    with that authserv-id (RFC 8601; e.g. an on-premises gateway's ``mx.goteborg.se``); without
+    it, the topmost one, which the last server, ours, added above whatever the sender wrote.
+    Exchange Online writes its header without an authserv-id: ``spf=fail (sender IP is …)
+    smtp.mailfrom=…; dkim=none …; dmarc=fail action=quarantine header.from=goteborg.se;
+    compauth=fail reason=000``. Only a failure counts (``dmarc=fail``, or Microsoft's composite
+    ``compauth=fail``), and only for an allowed domain (the header's ``header.from``, else the
+    From address). A forged header can therefore only set aside the forger's own message, and
+    mail with no such header (internal mail) is never affected.
+    """
+    if not policy.trust_authentication_results:
+        return False
+    values = [v for v in msg.headers.get("authentication-results", ()) if v.strip()]
+    if not values:
+        return False
     wanted = (policy.authserv_id or "").strip().lower()
-    for value in msg.headers.get("authentication-results", ()):
-        authserv_id = value.split(";", 1)[0].strip().split()[0].lower() if value.strip() else ""
-        if authserv_id != wanted:
-            continue  # added by someone else: may be forged
-        if re.search(r"(?:^|[;\s])dmarc\s*=\s*fail\b", value, re.IGNORECASE):
+    ours = [v for v in values if _authserv_id(v) == wanted] if wanted else values[:1]
+    for value in ours:
+        if not _AUTH_FAIL.search(value):
+            continue
+        named = _HEADER_FROM.search(value)
+        domain = named.group(1) if named else msg.sender
+        if sender_allowed(domain if "@" in domain else f"x@{domain}", policy):
             return True
     return False
 
@@ -145,6 +185,8 @@ class Triage:
     reason: str  # English code for logs: a why_not_reply reason, or why this kind
     templates: tuple[Attachment, ...]
     reply_allowed: bool
+    # Left for a person and listed as pending with this kind (messages.pending), or None.
+    set_aside: str | None = None
 
 
 def _files(msg: InboundMessage) -> tuple[Attachment, ...]:
@@ -172,11 +214,17 @@ def triage(
       (a PDF of the template, a .doc, a password-protected zip): answered with what to send.
     * ``not_ours`` — everything else, including machine-written mail that carries a template
       (a bounce returning a report is not a new report) and reports from outside the allowed
-      domains or failing DMARC: left untouched for a person to judge.
+      domains or failing DMARC: left untouched for a person to judge. A report whose sender
+      looks forged is also set aside (``set_aside="suspected-spoofing"``).
     """
     reason = why_not_reply(msg, policy)
     files = _files(msg)
     templates = tuple(a for a in files if a.problem is None and is_template(a))
+    if reason == "suspected-spoofing":
+        # Never registered nor answered; listed for a person when it would have been ours.
+        ours = bool(templates) or bool(files and says_avsteg(msg))
+        return Triage("not_ours", reason, templates, reply_allowed=False,
+                      set_aside="suspected-spoofing" if ours else None)
     if reason is not None:
         return Triage("not_ours", reason, templates, reply_allowed=False)
     if templates:

@@ -18,10 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import Unavailable
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
 from avsteg.domain.replies.sender import (
-    NOT_A_TEMPLATE,
     Outcome,
     RegisteredReport,
     RejectedFile,
@@ -30,15 +29,18 @@ from avsteg.domain.replies.sender import (
 )
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
-from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.domain.triage import MACHINE_REASONS, Policy, Triage, triage
 from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
 from avsteg.services import admission
 from avsteg.services.handled import Handled, ReplyPolicy
+from avsteg.services.help import BlankTemplates, help_problems
+from avsteg.services.records import record_failure, record_headers
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage import reports as report_store
 from avsteg.storage.database import Database
+from avsteg.storage.history import set_aside
 from avsteg.storage.models import MessageRow, Report
 
 log = logging.getLogger("avsteg.pipeline")
@@ -59,7 +61,9 @@ class Pipeline:
     )
     convert: Converter | None = None
     max_attempts: int = 5
-    _blanks: list[tuple[str, bytes]] | None = field(default=None, init=False, repr=False)
+    max_message_bytes: int = 40 * 1024 * 1024
+    max_attachment_bytes: int = 25 * 1024 * 1024
+    _blanks: BlankTemplates = field(default_factory=BlankTemplates, init=False, repr=False)
 
     # -- the whole message -------------------------------------------------------------------
     def handle(
@@ -69,36 +73,43 @@ class Pipeline:
         position: MailboxPosition | None = None,
         received_at: dt.datetime | None = None,
     ) -> Handled:
-        message_pk, fresh = self.store_raw(raw, position=position, received_at=received_at)
+        message_pk, _fresh = self.store_raw(raw, position=position, received_at=received_at)
         return self.process(message_pk)
 
     def store_raw(
         self, raw: bytes, *, position: MailboxPosition | None = None, received_at: dt.datetime | None = None
     ) -> tuple[int, bool]:
-        """Step 1, its own transaction: keep the bytes before anything can go wrong."""
-        msg = read_message(raw)
+        """Step 1, its own transaction, before anything reads the message: the bytes, their
+        sha256 and where they came from. Nothing in it depends on the content, so no message
+        can fail it; the header columns are filled in when the message is read (``process``)."""
         with self.db.unit_of_work() as s:
             row, fresh = message_store.store_raw_message(
-                s,
-                raw,
-                message_id=msg.message_id,
-                sender=msg.sender or None,
-                subject=msg.subject,
-                # Its Date (never in the future), else when the server received it, else now.
-                received_at=(_sent_at(msg.date, self.clock()) if msg.date
-                             else received_at or self.clock()),
-                position=position,
-                now=self.clock(),
+                s, raw, message_id=None, sender=None, subject=None, received_at=received_at,
+                position=position, now=self.clock(),
             )
             return row.id, fresh
 
+    def read(self, raw: bytes) -> InboundMessage:
+        """The one parse of a message, bounded by the size settings (``policy.max_*_bytes``)."""
+        return read_message(raw, max_message_bytes=self.max_message_bytes,
+                            max_attachment_bytes=self.max_attachment_bytes)
+
     def process(self, message_pk: int, *, reprocess: bool = False) -> Handled:
-        """Steps 2–8 in one unit of work; a failure of ours is counted and left for a retry.
+        """Steps 2–8 in one unit of work.
 
         ``reprocess``: the row is a stored copy of a message handled before (``avsteg
         reprocess``), so its Message-ID is known by design and must not make it a duplicate.
         The same-file check still applies: a report already registered is not registered twice.
+
+        A failure is one of two kinds. The database (or a server) being unavailable has nothing
+        to do with this message: :class:`Unavailable` is raised, the poll stops, the message is
+        tried again later and nothing is set aside. Anything else (a value the database refuses,
+        a bug on this message's content) is tied to the message: it is counted, set aside as
+        ``unreadable`` for a person, and the worker goes on with the next message. It is still
+        retried (up to ``max_attempts``), since a fix of ours may make it readable; success
+        takes it off the pending list.
         """
+        read: list[InboundMessage] = []  # the parsed message, for the failure record
         try:
             with self.db.unit_of_work() as s:
                 row = message_store.get_message(s, message_pk)
@@ -106,16 +117,19 @@ class Pipeline:
                     raise LookupError(f"message {message_pk} vanished")
                 if row.state == "processed":
                     return self._already(s, row)
-                return self._process(s, row, reprocess=reprocess)
+                msg = self.read(row.raw)
+                read.append(msg)
+                return self._process(s, row, msg, reprocess=reprocess)
+        except Unavailable as exc:
+            log.warning("message %s not handled, the database is unavailable: %s", message_pk, exc)
+            raise
         except Exception as exc:
-            kind = "transient" if isinstance(exc, TransientError) else "bug"
-            log.exception("message %s failed (%s); it will be retried", message_pk, kind)
-            try:
-                with self.db.unit_of_work() as s:
-                    message_store.mark_failed(s, message_pk, f"{type(exc).__name__}: {exc}")
-            except TransientError:
-                log.error("could not record the failure of message %s", message_pk)
-            return Handled(message_pk, None, "failed", f"{kind}: {exc}")
+            log.exception("message %s failed; set aside as unreadable, retried later", message_pk)
+            error = f"{type(exc).__name__}: {exc}"
+            parsed = read[0] if read else None
+            record_failure(self.db, message_pk, error, parsed)
+            return Handled(message_pk, parsed.message_id if parsed else None, "failed", error,
+                           sender=parsed.sender if parsed else None)
 
     def _already(self, s, row: MessageRow) -> Handled:
         """Seen before (same mailbox position, or the same bytes given again): say so, no reply.
@@ -129,9 +143,9 @@ class Pipeline:
             references=_earlier_references(s, row.message_id_header), sender=row.sender,
         )
 
-    def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
+    def _process(self, s, row: MessageRow, msg: InboundMessage, *, reprocess: bool = False) -> Handled:
         now = self.clock()
-        msg = read_message(row.raw)
+        record_headers(row, msg, self.clock())
         too_old = not reprocess and admission.older_than_window(row, self.replies.reply_window)
 
         if not reprocess:
@@ -150,14 +164,19 @@ class Pipeline:
         if too_old:  # handled as usual, never answered (spec 3, first start)
             verdict = dataclasses.replace(verdict, reply_allowed=False)
         self._record_attachments(s, row, msg)
+        # Too large to read: stored raw all the same, and listed for a person (spec 3), unless
+        # a machine sent it. The sender hears why when the message says it is a report.
+        pending = verdict.set_aside
+        if (row.size or 0) > self.max_message_bytes and verdict.reason not in MACHINE_REASONS:
+            pending = pending or "unreadable"
         if verdict.kind == "not_ours":
             reason = admission.set_aside_if_report(s, row, msg, verdict)
-            return self._finish(s, row, msg, "ignored", reason, now=now)
+            return self._finish(s, row, msg, "ignored", reason, now=now, pending=pending)
         if verdict.kind == "needs_help":
             reply = None
             # The same problems the help reply lists, also as the outcome's errors (ingest
             # --json, the message's record): "rejected" always says why.
-            problems = self._help_problems(msg)
+            problems = help_problems(msg, self.schema, today=self.clock().date())
             errors = tuple(Problem(field=None, deviation=None, label=None, message=p)
                            for p in problems)
             message_store.record_problems(s, row, errors, severity="error")
@@ -169,11 +188,10 @@ class Pipeline:
                     service_address=self.replies.service_address,
                     service_name=self.replies.service_name,
                     now=now,
-                    blank_templates=self._blank_templates(),
+                    blank_templates=self._blanks.get(self.schema),
                 )
             return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help",
-                                too_old=too_old,
-                                errors=errors, now=now)
+                                too_old=too_old, errors=errors, now=now, pending=pending)
 
         return self._register_templates(s, row, msg, verdict, now, too_old=too_old)
 
@@ -284,36 +302,6 @@ class Pipeline:
     def _is_template(self, attachment: Attachment) -> bool:
         return looks_like_template(attachment.filename, attachment.data, self.schema)
 
-    def _help_problems(self, msg: InboundMessage) -> list[str]:
-        """What each file that looks like a report but is not a readable template is."""
-        out = []
-        for a in msg.attachments:
-            if a.problem:
-                out.append(f"{a.path}: {a.problem}")
-                continue
-            if a.inline:
-                continue
-            parsed = parse_attachment(a.path, a.data, self.schema, today=self.clock().date())
-            if parsed.status == "rejected" and parsed.errors:
-                out.append(f"{a.path}: {parsed.errors[0].message}")
-            elif parsed.status == "not_a_report":  # a document of their own, not the template
-                out.append(f"{a.path}: {NOT_A_TEMPLATE}")
-        return out
-
-    def _blank_templates(self) -> list[tuple[str, bytes]]:
-        """Blank templates to attach to a help reply, built once per pipeline."""
-        if self._blanks is None:
-            # Imported here, with a reason: python-docx and openpyxl (with numpy) add ~0.5 s to
-            # the worker's start-up, and only a help reply needs them.
-            from avsteg.forms.docx_template import build_docx  # see above: start-up time
-            from avsteg.forms.xlsx_template import build_xlsx  # see above: start-up time
-
-            self._blanks = [
-                ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
-                ("Avstegsrapport – händelserapport.xlsx", build_xlsx(self.schema, "event")),
-            ]
-        return self._blanks
-
     def _record_attachments(self, s, row: MessageRow, msg: InboundMessage) -> None:
         for a in msg.attachments:
             message_store.add_attachment(
@@ -353,8 +341,13 @@ class Pipeline:
         report: Report | None = None,
         now: dt.datetime,
         too_old: bool = False,
+        pending: str | None = None,
     ) -> Handled:
         reply_ids: tuple[int, ...] = ()
+        if pending is not None:
+            set_aside(s, row, pending)
+        elif row.pending == "unreadable":
+            row.pending = None  # an earlier attempt failed; this one read it: the cause is gone
         only = self.replies.only_outcomes
         if reply is not None and only is not None and outcome not in only:
             reply = None
@@ -372,14 +365,6 @@ class Pipeline:
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
             sender=msg.sender,
         )
-
-
-def _sent_at(date: dt.datetime | None, now: dt.datetime) -> dt.datetime:
-    """The Date header as the time received, but never in the future: the reference year
-    (AVS-<year>-NNNN) must not follow a sender's wrong clock (or a forged Date) to 2100."""
-    if date is None:
-        return now
-    return min(date, now) if date.tzinfo and now.tzinfo else date
 
 
 def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:

@@ -16,18 +16,16 @@ window for a double reply is between the SMTP server's acceptance and the "sent"
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from avsteg.domain.clock import SYSTEM_CLOCK, Clock
 from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.ingest.ports import Mailbox, Outbox
-from avsteg.services.delivery import deliver_due
+from avsteg.services.delivery import DEFAULT_CLAIM_SECONDS, OutboxSender
 from avsteg.services.handled import Handled, filing_for
+from avsteg.services.holders import dead_local_holder, holder_name
 from avsteg.services.pipeline import Pipeline
 from avsteg.storage import ledger
 from avsteg.storage import messages as message_store
@@ -47,11 +45,6 @@ class PollReport:
     stopped: bool = False
 
 
-def holder_name() -> str:
-    """host:pid:unique — unique per Worker, even for two workers built by one thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
 @dataclass
 class Worker:
     pipeline: Pipeline
@@ -67,6 +60,19 @@ class Worker:
     holder: str = field(default_factory=holder_name)
     on_sent: Callable[[bytes], None] | None = None
     clock: Clock = SYSTEM_CLOCK  # leases, poll stamps and reply backoff read the time here
+    retry_seconds: float = 5.0  # the outbox's own schedule during an SMTP outage
+    claim_seconds: float = DEFAULT_CLAIM_SECONDS  # a reply being sent is nobody else's this long
+    sender: OutboxSender | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.outbox is not None:
+            self.sender = OutboxSender(
+                self.db, self.outbox, backoff_seconds=self.backoff_seconds,
+                max_attempts=self.max_reply_attempts, on_sent=self.on_sent,
+                clock=self.clock.now, monotonic=self.clock.monotonic,
+                claim_seconds=max(self.claim_seconds, self.lease_seconds),
+                retry_seconds=self.retry_seconds, holder=self.holder,
+            )
 
     @property
     def lease_name(self) -> str:
@@ -162,6 +168,7 @@ class Worker:
         for pk, uid, account, folder in pending:
             if self.stop.is_set():
                 break
+            self._lease(renew=True)  # a slow retry must not let the lease run out under us
             handled = self.pipeline.process(pk)
             _log_handled(handled, uid)
             count += 1
@@ -181,18 +188,24 @@ class Worker:
         return count
 
     def _deliver(self, reply_ids: Iterable[int] | None) -> int:
-        if self.outbox is None:
+        """Send these replies (None: every due one), each claimed at send time, the lease
+        renewed before each (a slow SMTP server must not let it expire under us)."""
+        if self.sender is None:
             return 0
         if reply_ids is not None:
             reply_ids = list(reply_ids)
             if not reply_ids:
                 return 0
-        results = deliver_due(
-            self.db, self.outbox, clock=self.clock, only=reply_ids,
-            backoff_seconds=self.backoff_seconds, max_attempts=self.max_reply_attempts,
-            on_sent=self.on_sent,
-        )
+        results = self.sender.flush(reply_ids, keep_going=lambda: self._lease(renew=True))
         return sum(1 for r in results if r.status == "sent")
+
+    def flush_outbox(self) -> int:
+        """Replies due (or a probe during an SMTP outage) between polls: the outbox keeps its
+        own short schedule, so replies leave within seconds of an outage's end. Needs no lease:
+        every reply is claimed row by row."""
+        if self.sender is None:
+            return 0
+        return sum(1 for r in self.sender.flush(None) if r.status == "sent")
 
     def _lease(self, *, renew: bool) -> bool:
         with self.db.unit_of_work() as s:
@@ -208,28 +221,12 @@ class Worker:
             # A worker on this machine that died without releasing (kill -9, OOM) would block
             # every restart until its lease expires: take over a lease whose process is gone.
             stale = ledger.lease_holder(s, self.lease_name, now=self.clock.now())
-            if stale is None or not _dead_local_holder(stale):
+            if stale is None or not dead_local_holder(stale):
                 return False
             log.warning("taking over %s from %s, which is no longer running", self.lease_name, stale)
             ledger.release_lease(s, self.lease_name, stale)
             return ledger.acquire_lease(s, self.lease_name, self.holder,
                                         ttl_seconds=self.lease_seconds, now=self.clock.now())
-
-
-def _dead_local_holder(holder: str) -> bool:
-    """True when ``holder`` (see :func:`holder_name`) names a process on this host that is gone."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, owned by someone else
-        return False
-    return False
-
 
 
 def _log_handled(handled: Handled, uid: int | None) -> None:

@@ -22,7 +22,13 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from avsteg.domain.errors import AvstegError, ConfigurationError, TransientError
+from avsteg.domain.errors import (
+    AvstegError,
+    ConfigurationError,
+    DatabaseUnavailable,
+    TransientError,
+)
+from avsteg.storage.values import clean_parameters, fit_rows
 
 __all__ = ["MIGRATIONS_DIR", "Database", "Session"]  # Session: for type hints outside storage
 
@@ -44,18 +50,32 @@ def _describe(error: BaseException) -> str:
 _MISCONFIGURED = ("password authentication failed", "does not exist", "no password supplied",
                   "no pg_hba.conf entry", "invalid dsn", "invalid connection option")
 
+# Errors that say the database cannot do anything right now (down, unreachable, locked, out of
+# resources, a deadlock), whatever was asked: nothing to do with the message in hand.
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 
-def translate(error: BaseException) -> AvstegError:
+
+def translate(error: BaseException) -> TransientError:
+    """SQLAlchemy's error as ours: :class:`DatabaseUnavailable` when the database itself failed,
+    a plain :class:`TransientError` when it refused this statement (a value, a constraint, a bug).
+    """
+    unavailable = isinstance(error, _UNAVAILABLE) or bool(
+        getattr(error, "connection_invalidated", False))
+    kind = DatabaseUnavailable if unavailable else TransientError
+    return kind(f"database: {_describe(error)}")
+
+
+def translate_at_start(error: BaseException) -> AvstegError:
     """A SQLAlchemy error at start-up (the first connection, migrations) as ours:
-    ConfigurationError when the URL itself is wrong (exit 2), TransientError otherwise (a server
-    that is down: retry later, exit 75). Later errors are always transient: a database that
-    disappears under a running worker is an outage, not a typo."""
+    ConfigurationError when the URL itself is wrong (exit 2), else as :func:`translate` (a server
+    that is down: retry later, exit 75). Later errors are never configuration errors: a database
+    that disappears under a running worker is an outage, not a typo."""
     text = str(getattr(error, "orig", None) or error)
     if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.ArgumentError) and any(
         marker in text.lower() for marker in _MISCONFIGURED
     ) and "connection" in text.lower():
         return ConfigurationError(f"database: {_describe(error)} (check database.url)")
-    return TransientError(f"database: {_describe(error)}")
+    return translate(error)
 
 
 class DatabaseMissing(ConfigurationError):
@@ -82,7 +102,10 @@ class Database:
                     f"{self.url.render_as_string(hide_password=True)}); check the path — "
                     "`avsteg run` or `avsteg ingest` creates it")
         self.engine = self._create_engine(echo)
+        # Values from strangers' mail fit their columns on every database (storage/values.py).
+        event.listen(self.engine, "before_cursor_execute", clean_parameters, retval=True)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", fit_rows)
         self._readonly_sessions = sessionmaker(
             bind=self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"}),
             expire_on_commit=False,
@@ -133,7 +156,7 @@ class Database:
             # without expiring the loaded objects, so they stay readable afterwards.
         except exc.SQLAlchemyError as error:
             _safe_rollback(session)
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
         except BaseException:
             _safe_rollback(session)
             raise
@@ -158,7 +181,7 @@ class Database:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
         except exc.SQLAlchemyError as error:
-            raise translate(error) from error
+            raise translate_at_start(error) from error
 
     @staticmethod
     def known_revision(revision: str) -> bool:
@@ -184,7 +207,7 @@ class Database:
         try:
             return sorted(inspect(self.engine).get_table_names())
         except exc.SQLAlchemyError as error:
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
 
     def _alembic(self, command_name: str, revision: str) -> None:
         from alembic import command
@@ -201,7 +224,7 @@ class Database:
                 config.attributes["connection"] = connection
                 getattr(command, command_name)(config, revision)
         except exc.SQLAlchemyError as error:
-            raise translate(error) from error
+            raise translate_at_start(error) from error
         log.info("database schema %s to %s", command_name, revision)
 
     def dispose(self) -> None:

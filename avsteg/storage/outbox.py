@@ -13,10 +13,12 @@ failure, or ``max_attempts`` used up; left for a person).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from avsteg.storage.ledger import acquire_lease, lease_holder, release_lease
 from avsteg.storage.messages import utcnow
 from avsteg.storage.models import REPLY_KINDS, MessageRow, ReplyRow, Report
 
@@ -74,6 +76,77 @@ def due_replies(s: Session, now: dt.datetime | None = None, *, limit: int = 50) 
         .with_for_update(skip_locked=True)
     )
     return list(s.scalars(query))
+
+
+def due_reply_ids(s: Session, now: dt.datetime, *, limit: int = 100) -> list[int]:
+    """Ids of queued replies whose time has come, oldest first (claim each before sending)."""
+    query = (
+        select(ReplyRow.id)
+        .where(ReplyRow.status == "queued", ReplyRow.next_attempt_at <= now)
+        .order_by(ReplyRow.next_attempt_at, ReplyRow.id)
+        .limit(limit)
+    )
+    return list(s.scalars(query))
+
+
+def reply_lease(reply_id: int) -> str:
+    return f"reply:{reply_id}"
+
+
+def claim_reply(
+    s: Session, reply_id: int, *, holder: str, now: dt.datetime, hold_seconds: float,
+    expected_next_attempt: dt.datetime | None = None,
+    take_over: Callable[[str], bool] | None = None,
+) -> bytes | None:
+    """Take one reply for sending, at the moment of sending; its bytes, or None when it is not
+    ours to send (sent, failed, not due, or being sent by another worker).
+
+    The claim is a lease named ``reply:<id>`` (``storage.ledger``) held for ``hold_seconds``,
+    and the reply's state is re-checked under it: still queued, and due (or, for a probe during
+    an outage, still carrying exactly the ``next_attempt_at`` we wrote). Two workers racing for
+    one reply cannot both get the lease (one INSERT wins, on PostgreSQL the other waits for its
+    commit; SQLite runs one writer at a time), and the one that gets it after the reply was sent
+    finds it sent. Commit at once, send, then mark the outcome and :func:`release_reply` in one
+    unit of work. ``take_over(holder)`` says whether a holder is a dead process of this host
+    (a ``kill -9`` while sending), whose claim is taken over at once rather than at its expiry.
+    """
+    name = reply_lease(reply_id)
+    if not acquire_lease(s, name, holder, ttl_seconds=hold_seconds, now=now):
+        stale = lease_holder(s, name, now=now)
+        if stale is None or take_over is None or not take_over(stale):
+            return None
+        release_lease(s, name, stale)
+        if not acquire_lease(s, name, holder, ttl_seconds=hold_seconds, now=now):
+            return None
+    row = s.get(ReplyRow, reply_id, populate_existing=True)
+    due = row is not None and row.status == "queued" and row.next_attempt_at is not None and (
+        row.next_attempt_at <= now if expected_next_attempt is None
+        else row.next_attempt_at == expected_next_attempt)
+    if row is None or not due:
+        release_lease(s, name, holder)
+        return None
+    return bytes(row.raw)
+
+
+def release_reply(s: Session, reply_id: int, holder: str) -> None:
+    """End a claim (after the outcome of the delivery is recorded, in the same unit of work)."""
+    release_lease(s, reply_lease(reply_id), holder)
+
+
+def reschedule_reply(s: Session, reply_id: int, *, at: dt.datetime, error: str | None = None,
+                     expected_next_attempt: dt.datetime | None = None) -> bool:
+    """Make a queued reply due at ``at`` without counting an attempt (a probe that failed, or
+    the SMTP server back after an outage); only when it still carries ``expected_next_attempt``
+    when given (nobody else claimed it meanwhile)."""
+    query = update(ReplyRow).where(ReplyRow.id == reply_id, ReplyRow.status == "queued")
+    if expected_next_attempt is not None:
+        query = query.where(ReplyRow.next_attempt_at == expected_next_attempt)
+    values: dict[str, object] = {"next_attempt_at": at}
+    if error is not None:
+        values["last_error"] = error[:4000]
+    done = s.execute(query.values(**values).returning(ReplyRow.id)
+                     .execution_options(synchronize_session=False)).first()
+    return done is not None
 
 
 def mark_reply_sent(s: Session, reply: ReplyRow, now: dt.datetime | None = None) -> None:

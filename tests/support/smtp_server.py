@@ -6,11 +6,13 @@ tests/support/servers.py, the registered plugin.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +39,8 @@ class RecordingHandler:
     passwords: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # XOAUTH2 bearer token -> user
     require_auth: bool = False
+    delay_seconds: float = 0.0  # a slow server: each DATA is answered this much later
+    refuse_until: float = 0.0  # time.monotonic() until which every DATA gets a 451
     _refusals: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,6 +58,10 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if time.monotonic() < self.refuse_until:
+            return "451 4.3.2 System not accepting network messages"
         with self._lock:
             refusal = self._refusals.pop(0) if self._refusals else None
         if refusal:
@@ -117,6 +125,15 @@ class SmtpServer:
     def refuse_next(self, count: int = 1, reply: str = "451 4.3.0 Try again later") -> None:
         """Answer the next ``count`` messages' DATA with ``reply`` (e.g. a 451 or a 550)."""
         self.handler.refuse_next(count, reply)
+
+    def refuse_for(self, seconds: float) -> float:
+        """An outage: every DATA gets a 451 for ``seconds``; returns when it ends (monotonic)."""
+        self.handler.refuse_until = time.monotonic() + seconds
+        return self.handler.refuse_until
+
+    def slow_down(self, seconds: float) -> None:
+        """Answer each DATA ``seconds`` late (the server stays responsive to other sessions)."""
+        self.handler.delay_seconds = seconds
 
     def add_password(self, user: str, password: str) -> None:
         self.handler.passwords[user] = password

@@ -168,6 +168,7 @@ def worker_environ(dovecot: Any, user: Any, smtp: Any | None, db_url: str, *,
             "AVSTEG_SMTP__AUTH": "none",
             "AVSTEG_SMTP__TIMEOUT_SECONDS": "10",
             "AVSTEG_SMTP__BACKOFF_SECONDS": "0.5",
+            "AVSTEG_SMTP__RETRY_SECONDS": "0.3",
         })
     for key, value in extra.items():
         env[f"AVSTEG_{key.upper()}"] = str(value)

@@ -93,6 +93,8 @@ class Rig:
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     max_reply_attempts: int = 8
     current: Worker | None = None
+    # SMTP outage probes (seconds of the fake clock); tests of the backoff schedule turn them off.
+    retry_seconds: float = 5.0
     _shared: Database | None = None
 
     def __post_init__(self) -> None:
@@ -119,6 +121,10 @@ class Rig:
             folder=self.mailbox.folder, lease_seconds=LEASE_SECONDS,
             backoff_seconds=BACKOFF_SECONDS, max_reply_attempts=self.max_reply_attempts,
             clock=self.clock,
+            # A reply claimed by a crashed worker is free again when its mailbox lease is (the
+            # rig's crashed "process" shares our pid, so it is not recognised as dead).
+            claim_seconds=0,
+            retry_seconds=self.retry_seconds,
         )
         return self.current
 

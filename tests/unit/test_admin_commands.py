@@ -237,13 +237,21 @@ def test_no_replies_flag_and_cli(env, tmp_path, capsys, monkeypatch):
     assert count(db, Report) == 1
 
 
-def test_a_failed_message_is_processed_in_place(env):
-    from avsteg.storage.messages import mark_failed
+def test_a_failed_message_is_processed_in_place(env, monkeypatch):
+    import avsteg.services.pipeline as pipeline_module
 
     _url, db, pipeline = env
-    pk, _fresh = pipeline.store_raw(emails.simple(filled(seed=7), message_id="crash-1@goteborg.se"))
-    with db.unit_of_work() as s:
-        mark_failed(s, pk, "OperationalError: database is locked")
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("a bug of ours")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline_module, "parse_attachment", crash)
+        failed = pipeline.handle(emails.simple(filled(seed=7), message_id="crash-1@goteborg.se"))
+    assert failed.outcome == "failed"
+    pk = failed.message_pk
+    with db.unit_of_work(readonly=True) as s:
+        assert s.get(MessageRow, pk).pending == "unreadable"
     result = reprocess(pipeline, "crash-1@goteborg.se")
     assert result.handled.message_pk == pk and result.handled.outcome == "registered"
     assert len(result.handled.reply_ids) == 1

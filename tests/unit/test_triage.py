@@ -96,18 +96,54 @@ def test_reply_to_outside_domains(docx):
     assert why_not_reply(msg, POLICY) == "outside-domains"
 
 
+EXO_FAIL = ("spf=fail (sender IP is 203.0.113.9) smtp.mailfrom=goteborg.se; dkim=none (message "
+            "not signed) header.d=none;dmarc=fail action=quarantine header.from=goteborg.se;"
+            "compauth=fail reason=000")
+
+
 def test_dmarc_fail_only_from_our_own_authserv_id(docx):
-    trusting = dataclasses.replace(POLICY, trust_authentication_results=True,
-                                   authserv_id="mx.goteborg.se")
+    tightened = dataclasses.replace(POLICY, authserv_id="mx.goteborg.se")
     plain = read_message(E.simple(docx))
     ours = with_headers(plain, authentication_results="mx.goteborg.se; spf=pass; dmarc=fail "
                         "(p=reject) header.from=goteborg.se")
     forged = with_headers(plain, authentication_results="evil.example; dmarc=fail")
     passed = with_headers(plain, authentication_results="mx.goteborg.se; dmarc=pass")
-    assert why_not_reply(ours, trusting) == "dmarc-fail"
-    assert why_not_reply(forged, trusting) is None
-    assert why_not_reply(passed, trusting) is None
-    assert why_not_reply(ours, POLICY) is None  # not trusted unless configured
+    assert why_not_reply(ours, tightened) == "suspected-spoofing"
+    assert why_not_reply(forged, tightened) is None
+    assert why_not_reply(passed, tightened) is None
+    off = dataclasses.replace(POLICY, trust_authentication_results=False)
+    assert why_not_reply(ours, off) is None
+
+
+def test_spoofing_check_is_on_by_default_for_the_topmost_header(docx):
+    plain = read_message(E.simple(docx))
+    assert POLICY.trust_authentication_results and POLICY.authserv_id is None
+    exo = with_headers(plain, authentication_results=EXO_FAIL)
+    assert why_not_reply(exo, POLICY) == "suspected-spoofing"
+    compauth_only = with_headers(plain, authentication_results="spf=pass smtp.mailfrom=goteborg.se;"
+                                 "dmarc=none action=none header.from=goteborg.se;compauth=fail "
+                                 "reason=001")
+    assert why_not_reply(compauth_only, POLICY) == "suspected-spoofing"
+    # Only our side's header counts: ours (topmost) passed, an older one lower down failed.
+    merged = dict(plain.headers)
+    merged["authentication-results"] = ("spf=pass; dmarc=pass action=none header.from=goteborg.se",
+                                        "evil.example; dmarc=fail header.from=goteborg.se")
+    assert why_not_reply(dataclasses.replace(plain, headers=merged), POLICY) is None
+    # Internal mail carries no such header; a pass or a failure for another domain is no spoof.
+    assert why_not_reply(plain, POLICY) is None
+    other = with_headers(plain, authentication_results="dmarc=fail action=none header.from=gmail.com")
+    assert why_not_reply(other, POLICY) is None
+
+
+def test_a_spoofed_report_is_set_aside_not_answered(docx):
+    raw = E.simple(docx, extra={"Authentication-Results": EXO_FAIL}, sender="kommundirektor@goteborg.se")
+    result = triage(read_message(raw), POLICY, is_template_for(docx))
+    assert result.kind == "not_ours" and not result.reply_allowed
+    assert result.reason == "suspected-spoofing" and result.set_aside == "suspected-spoofing"
+    phishing = E.simple(b"%PDF-1.4 x", "faktura.pdf", subject="Faktura",
+                        extra={"Authentication-Results": EXO_FAIL})
+    ignored = triage(read_message(phishing), POLICY, is_template_for(docx))
+    assert ignored.kind == "not_ours" and ignored.set_aside is None  # never ours: no pending item
 
 
 @pytest.mark.parametrize("builder", [

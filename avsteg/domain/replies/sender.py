@@ -54,6 +54,11 @@ class RejectedFile:
     warnings: Sequence[Problem] = field(default_factory=tuple)
 
 
+MAX_LISTED_FILES = 20
+"""A reply lists this many files at most, then "och N till": a message with 500 attachments must
+not be answered with 500 lines (the pipeline lists what may be a template first)."""
+
+
 def compose_reply(
     original: InboundMessage,
     *,
@@ -77,8 +82,11 @@ def compose_reply(
             + ". Vi har inte registrerat den en gång till.",
             "",
         ]
-    for bad in rejected:
+    for bad in rejected[:MAX_LISTED_FILES]:
         lines += _rejection(bad, schema) + [""]
+    if len(rejected) > MAX_LISTED_FILES:
+        lines += [f"… och {len(rejected) - MAX_LISTED_FILES} filer till som inte heller har "
+                  "registrerats.", ""]
     lines += _how_to_correct(registered, rejected)
     lines += _signature(service_name)
     references = [r.reference for r in registered]
@@ -107,7 +115,10 @@ def compose_help_reply(
         "",
     ]
     if problems:
-        lines += ["Det här hittade vi:"] + [f"- {p}" for p in problems] + [""]
+        lines += ["Det här hittade vi:"] + [f"- {p}" for p in problems[:MAX_LISTED_FILES]]
+        if len(problems) > MAX_LISTED_FILES:
+            lines.append(f"- … och {len(problems) - MAX_LISTED_FILES} till")
+        lines.append("")
     lines += [
         (
             "Så skickar du rapporten: fyll i mallen och skicka den som bilaga i Word-format "

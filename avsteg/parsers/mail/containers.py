@@ -58,22 +58,30 @@ class Walk:
 
     max_parts: int
     max_bytes: int
+    max_attachment: int = 2**62  # one decoded attachment; larger ones are not read
+    max_extra_parts: int = 0  # parts that may hold a template, read after max_parts others
     attachments: list[Attachment] = field(default_factory=list)
     forwarded: bool = False
     truncated: bool = False
     parts: int = 0
+    extra: int = 0
     spent: int = 0
     invented: int = 0
     _plain: list[str] = field(default_factory=list)
     _html: list[str] = field(default_factory=list)
     _inner: list[str] = field(default_factory=list)  # text of forwarded messages, TNEF bodies
 
-    def take_part(self) -> bool:
+    def take_part(self, priority: bool = False) -> bool:
+        """Count a part; False when the budget is spent (parts that may hold a template get
+        ``max_extra_parts`` more, so hundreds of other files cannot hide one)."""
         self.parts += 1
-        if self.parts > self.max_parts:
-            self.truncated = True
-            return False
-        return True
+        if self.parts <= self.max_parts:
+            return True
+        self.truncated = True
+        if priority and self.extra < self.max_extra_parts:
+            self.extra += 1
+            return True
+        return False
 
     def fits(self, size: int) -> bool:
         if self.spent + size > self.max_bytes:

@@ -85,16 +85,31 @@ TOO_BIG = (
     "Bilagan har inte lästs eftersom meddelandets bilagor tillsammans är större än {limit} MB. "
     "Skicka mallen i ett eget mejl."
 )
+ATTACHMENT_TOO_BIG = (
+    "Bilagan har inte lästs eftersom den är större än {limit} MB. En avstegsrapport är mycket "
+    "mindre än så: skicka mallen som en egen bilaga (.docx eller .xlsx)."
+)
+TEMPLATE_SUFFIXES = (".docx", ".xlsx", ".docm", ".xlsm", ".zip", ".dat", ".eml")
+"""Parts with these names are read even after :data:`MAX_PARTS` other parts: a template that is
+attachment 500 of 500 is still found."""
+MAX_EXTRA_PARTS = 100
 
 
-def read_message(raw: bytes) -> InboundMessage:
-    """Parse ``raw`` (an RFC 5322 message); never raises."""
+def read_message(raw: bytes, *, max_message_bytes: int | None = None,
+                 max_attachment_bytes: int | None = None) -> InboundMessage:
+    """Parse ``raw`` (an RFC 5322 message); never raises.
+
+    Above ``max_message_bytes`` (``policy.max_message_bytes``) only the headers are read; an
+    attachment above ``max_attachment_bytes`` (``policy.max_attachment_bytes``) is not decoded.
+    Either becomes an attachment whose ``problem`` tells the sender, in Swedish, what to send.
+    """
     raw = bytes(raw or b"")
-    if len(raw) > MAX_RAW_BYTES:
+    max_raw = min(MAX_RAW_BYTES, max_message_bytes or MAX_RAW_BYTES)
+    if len(raw) > max_raw:
         # The stdlib parser holds the message as lists of lines (~9x its size at peak): above
         # the cap, keep the headers and tell the sender instead.
-        log.warning("message of %d bytes exceeds %d; headers only", len(raw), MAX_RAW_BYTES)
-        limit = MAX_RAW_BYTES // (1024 * 1024)
+        log.warning("message of %d bytes exceeds %d; headers only", len(raw), max_raw)
+        limit = max(max_raw // (1024 * 1024), 1)
         too_big = make_attachment("meddelande.eml", "message/rfc822", b"", "",
                                   problem=MESSAGE_TOO_BIG.format(limit=limit))
         return dataclasses.replace(_build(_headers_only(raw), raw, walk=False),
@@ -105,24 +120,29 @@ def read_message(raw: bytes) -> InboundMessage:
         log.warning("email parser failed; reading headers only", exc_info=True)
         msg = _headers_only(raw)
     try:
-        return _build(msg, raw)
+        return _build(msg, raw, max_attachment=max_attachment_bytes or MAX_DECODED_BYTES)
     except Exception:
         log.warning("message walk failed; keeping headers only", exc_info=True)
         return _build(_headers_only(raw), raw, walk=False)
 
 
+MAX_HEADER_BYTES = 1024 * 1024
+
+
 def _headers_only(raw: bytes) -> Message:
-    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    head = re.split(rb"\r?\n\r?\n", raw[:MAX_HEADER_BYTES], maxsplit=1)[0]
     try:
         return BytesParser(policy=policy.compat32).parsebytes(head, headersonly=True)
     except Exception:  # noqa: BLE001
         return Message()
 
 
-def _build(msg: Message, raw: bytes, walk: bool = True) -> InboundMessage:
+def _build(msg: Message, raw: bytes, walk: bool = True,
+           max_attachment: int = MAX_DECODED_BYTES) -> InboundMessage:
     headers = H.header_map(msg)
     addresses = H.address_headers(msg)
-    walker = Walk(max_parts=MAX_PARTS, max_bytes=MAX_DECODED_BYTES)
+    walker = Walk(max_parts=MAX_PARTS, max_bytes=MAX_DECODED_BYTES, max_attachment=max_attachment,
+                  max_extra_parts=MAX_EXTRA_PARTS)
     if walk:
         _walk(msg, walker, origin="", depth=0, forwarded=False)
     if walker.truncated:
@@ -155,9 +175,11 @@ def _build(msg: Message, raw: bytes, walk: bool = True) -> InboundMessage:
 
 
 def _walk(part: Message, w: Walk, origin: str, depth: int, forwarded: bool) -> None:
-    if not w.take_part() or depth > MAX_DEPTH:
+    if depth > MAX_DEPTH:
         return
     ctype = _safe_content_type(part)
+    if not w.take_part(priority=_may_be_template(part, ctype)):
+        return
     if ctype in EMBEDDED_MESSAGES:
         inner = _embedded(part)
         if inner is not None:
@@ -191,6 +213,10 @@ def _leaf(part: Message, ctype: str, w: Walk, origin: str, forwarded: bool) -> N
         w.add(make_attachment(name, ctype, b"", origin, False, OPAQUE_SIGNED if signed else ENCRYPTED))
         return
     name = filename or w.invent_name(ctype)
+    if _encoded_size(part) > w.max_attachment:
+        limit = max(w.max_attachment // (1024 * 1024), 1)
+        w.add(make_attachment(name, ctype, b"", origin, False, ATTACHMENT_TOO_BIG.format(limit=limit)))
+        return
     if not w.fits(_encoded_size(part)):
         limit = MAX_DECODED_BYTES // (1024 * 1024)
         w.add(make_attachment(name, ctype, b"", origin, False, TOO_BIG.format(limit=limit)))
@@ -209,6 +235,13 @@ def _leaf(part: Message, ctype: str, w: Walk, origin: str, forwarded: bool) -> N
         and (disposition == "inline" or bool(part.get("content-id")))
     )
     w.add(make_attachment(name, recognise_type(name, ctype, data), data, origin, inline))
+
+
+def _may_be_template(part: Message, ctype: str) -> bool:
+    """Whether a part over the budget is still worth reading: it may hold a template."""
+    if part.is_multipart() or ctype in EMBEDDED_MESSAGES:
+        return True  # containers cost nothing by themselves; their parts are counted
+    return part_filename(part).casefold().endswith(TEMPLATE_SUFFIXES)
 
 
 def _embedded(part: Message) -> Message | None:
