@@ -10,6 +10,7 @@ from pathlib import Path
 
 from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
+from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy
 from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
@@ -59,12 +60,16 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
 
 
 def build_outbox(settings: Settings, directory: str | Path | None = None):
-    """Replies go to a folder (demo, ``ingest --outbox``) or to the SMTP server."""
+    """Replies go to a folder (demo, ``ingest --outbox``), to Graph's sendMail or to SMTP."""
     directory = directory or settings.worker.outbox_dir
     if directory:
         from avsteg.ingest.folder_outbox import FolderOutbox
 
         return FolderOutbox(Path(directory))
+    if settings.mailbox.transport == "graph":
+        from avsteg.ingest.graph_outbox import GraphOutbox
+
+        return GraphOutbox(settings.graph, graph_client(settings))
     from avsteg.ingest.smtp_outbox import SmtpOutbox
 
     return SmtpOutbox(settings.smtp, envelope_from=settings.policy.service_address,
@@ -77,3 +82,44 @@ def _smtp_token_provider(settings: Settings):
     from avsteg.ingest.oauth import token_provider_from_settings
 
     return token_provider_from_settings(settings.imap)  # one app registration for IMAP and SMTP
+
+
+# -- the mailbox -------------------------------------------------------------------------------
+# Function-level imports below: each transport pulls in its own libraries (imapclient, or httpx
+# and msal), and a command that never touches the mailbox should not pay for either.
+
+
+def build_mailbox(settings: Settings, db: Database | None):
+    """The ``Mailbox`` port for ``mailbox.transport``: IMAP, or Microsoft Graph."""
+    if settings.mailbox.transport == "graph":
+        if db is None:
+            raise ConfigurationError("the Graph mailbox keeps its delta links in the database")
+        from avsteg.ingest.graph_mailbox import GraphMailbox
+        from avsteg.storage.graph_state import SqlGraphState
+
+        return GraphMailbox(settings.graph, graph_client(settings), SqlGraphState(db))
+    from avsteg.ingest.imap_mailbox import ImapMailbox
+    from avsteg.ingest.oauth import token_provider_from_settings
+
+    token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
+    return ImapMailbox(
+        settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
+        use_idle=settings.worker.idle,
+    )
+
+
+_graph_tokens: dict[tuple[str | None, ...], object] = {}
+
+
+def graph_client(settings: Settings):
+    """A Graph client; mailbox and outbox of one process share one token (one msal cache)."""
+    from avsteg.ingest.graph_auth import graph_token_provider
+    from avsteg.ingest.graph_client import GraphClient
+
+    g = settings.graph
+    key = (g.authority, g.tenant_id, g.client_id, g.client_secret, g.certificate_path, g.scope)
+    token = _graph_tokens.get(key)
+    if token is None:
+        token = _graph_tokens[key] = graph_token_provider(g)
+    return GraphClient(g.base_url, token, timeout=g.timeout_seconds,  # type: ignore[arg-type]
+                       max_retries=g.max_retries, max_wait=g.max_wait_seconds)

@@ -14,36 +14,34 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.ports import Mailbox
+from avsteg.ingest.ports import Mailbox, MailboxAuthError
 from avsteg.ingest.worker import PollReport, Worker
 
 log = logging.getLogger("avsteg.service")
 
 IDLE_SLICE_SECONDS = 5.0  # how long one IDLE wait lasts before the stop flag is looked at
+REFUSED_FIRST_WAIT = 60.0  # after a refused login/token: 1, 2, 4 … minutes between tries
+REFUSED_MAX_WAIT = 3600.0  # spec 4: doubling, up to an hour
 
 
-def make_mailbox(settings: Settings):
-    from avsteg.ingest.imap_mailbox import ImapMailbox
-    from avsteg.ingest.oauth import token_provider_from_settings
+def make_mailbox(settings: Settings, db=None):
+    from avsteg.bootstrap import build_mailbox
 
-    token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
-    return ImapMailbox(
-        settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
-        use_idle=settings.worker.idle,
-    )
+    return build_mailbox(settings, db)
 
 
 def build_worker(settings: Settings, db, *, send_replies: bool = True, mailbox=None,
                  outbox=None) -> Worker:
-    from avsteg.bootstrap import build_outbox, build_pipeline
+    from avsteg.bootstrap import build_mailbox, build_outbox, build_pipeline
 
     pipeline = build_pipeline(settings, db, send_replies=send_replies)
-    mailbox = mailbox or make_mailbox(settings)
+    mailbox = mailbox or build_mailbox(settings, db)
     if pipeline.replies.send and outbox is None:
         outbox = build_outbox(settings)
     on_sent = None
@@ -51,9 +49,10 @@ def build_worker(settings: Settings, db, *, send_replies: bool = True, mailbox=N
         on_sent = mailbox.append_sent
     account = getattr(mailbox, "account", None) or settings.imap.account or (
         f"{settings.imap.username}@{settings.imap.host}")
+    folder = getattr(mailbox, "folder", None) or settings.imap.folder
     return Worker(
         pipeline=pipeline, db=db, mailbox=mailbox, outbox=outbox if pipeline.replies.send else None,
-        account=account, folder=settings.imap.folder, lease_seconds=settings.worker.lease_seconds,
+        account=account, folder=folder, lease_seconds=settings.worker.lease_seconds,
         backoff_seconds=settings.smtp.backoff_seconds, max_reply_attempts=settings.smtp.max_attempts,
         on_sent=on_sent,
     )
@@ -71,14 +70,24 @@ class Service:
         self._watcher_factory = watcher_factory
         self._extra_jobs = extra_jobs
         self.polls = 0
+        self.refused_wait = 0.0  # current back-off after refused logins; 0 while they work
+        self._refused_until = 0.0
 
     def poll(self) -> PollReport | None:
-        if self.stop.is_set():
+        if self.stop.is_set() or time.monotonic() < self._refused_until:
             return None
         try:
             report = self.worker.poll_once()
             self.polls += 1
+            self.refused_wait = 0.0
             return report
+        except MailboxAuthError as exc:
+            # Not temporary (spec 4): a server that sees a refused login every few seconds
+            # locks the account. Wait, doubling, up to an hour; the first success resets it.
+            first = max(REFUSED_FIRST_WAIT, self.settings.worker.poll_interval_seconds)
+            self.refused_wait = min(REFUSED_MAX_WAIT, self.refused_wait * 2 or first)
+            self._refused_until = time.monotonic() + self.refused_wait
+            log.error("login refused: %s; next try in %.0f s", exc, self.refused_wait)
         except TransientError as exc:
             log.warning("poll failed, will try again: %s", exc)
         except Exception:
@@ -146,7 +155,9 @@ def _close(mailbox) -> None:
 
 def run_service(settings: Settings, db) -> None:
     worker = build_worker(settings, db)
-    service = Service(settings, worker, watcher_factory=lambda: make_mailbox(settings),
+    # Graph has no IDLE: the poll interval alone drives it.
+    watcher = None if settings.mailbox.transport == "graph" else (lambda: make_mailbox(settings, db))
+    service = Service(settings, worker, watcher_factory=watcher,
                       extra_jobs=_scheduled_jobs(settings, db))
     service.install_signal_handlers()
     service.run_forever()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -316,6 +317,39 @@ class PollState(Base):
     last_poll_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     last_success_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class GraphFolderState(Base):
+    """Where the last Microsoft Graph delta round of a folder ended (its ``@odata.deltaLink``)."""
+
+    __tablename__ = "graph_folders"
+
+    account: Mapped[str] = mapped_column(String(320), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(512), primary_key=True)
+    folder_id: Mapped[str | None] = mapped_column(String(1024))
+    delta_link: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class GraphMessage(Base):
+    """A Graph message id (a string) mapped to the integer the worker uses as its UID.
+
+    ``id`` is that integer; it never changes for a Graph id, so a full resync (``410 Gone``)
+    finds the same positions again and nothing is handled twice. ``present``: in the folder as
+    of the last delta round; ``filed``: handled and, with no folder to move it to, left in place.
+    """
+
+    __tablename__ = "graph_messages"
+    __table_args__ = (UniqueConstraint("account", "folder", "graph_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(320))
+    folder: Mapped[str] = mapped_column(String(512))
+    graph_id: Mapped[str] = mapped_column(String(1024))
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
+    filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_read: Mapped[bool | None] = mapped_column(Boolean)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class ReminderSent(Base):

@@ -1,0 +1,146 @@
+"""App-only access tokens for Microsoft Graph: msal client credentials, a secret or a certificate.
+
+msal does the OAuth (client credentials, token cache); :class:`OAuthTokenProvider` adds the
+refresh margin and ``invalidate()`` after a refused token. Two things differ from the IMAP
+token source:
+
+* the authority may be a national cloud or a test server with its own certificate authority.
+  msal would ask Microsoft's instance discovery about any authority first (which fails offline
+  and for a server that is not Microsoft's), so discovery is turned off unless the authority is
+  Microsoft's public one; and msal talks through ``requests``, which trusts ``REQUESTS_CA_BUNDLE``
+  but not ``SSL_CERT_FILE``: its session is given whichever of the two is set;
+* an answer from the token endpoint that refuses us (a wrong secret, an unknown app or tenant, a
+  certificate it does not know) is a permanent :class:`GraphAuthError` (spec 4: a refused login
+  is not temporary), while an endpoint that cannot be reached stays transient.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from avsteg.config.settings import GraphSettings
+from avsteg.domain.errors import ConfigurationError
+from avsteg.ingest.oauth import AcquireFunction, OAuthTokenProvider
+from avsteg.ingest.ports import MailboxAuthError
+
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+_TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error"}
+
+
+class GraphAuthError(MailboxAuthError):
+    """Raised when Microsoft Entra ID or Graph refuses us: wrong secret or certificate, unknown
+    app or tenant, a token Graph will not accept, or no access to the mailbox (403). Ours to fix;
+    retrying at a steady pace does not help."""
+
+
+def ca_bundle() -> str | None:
+    """The CA file the process is told to trust (``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``)."""
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def client_credential(graph: GraphSettings) -> str | dict[str, str]:
+    """msal's ``client_credential``: the secret, or the certificate's key and thumbprint."""
+    if graph.certificate_path:
+        path = Path(graph.certificate_path)
+        if path.suffix.lower() in (".pfx", ".p12"):
+            cred = {"private_key_pfx_path": str(path)}
+            if graph.certificate_password:
+                cred["passphrase"] = graph.certificate_password
+            return cred
+        try:
+            pem = path.read_text("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"graph.certificate_path: cannot read {path}: {exc}") from exc
+        key = _pem_block(pem, "PRIVATE KEY")
+        if key is None:
+            raise ConfigurationError(f"graph.certificate_path: no private key in {path}")
+        thumbprint = graph.certificate_thumbprint or _sha1_thumbprint(pem)
+        if thumbprint is None:
+            raise ConfigurationError(
+                "graph.certificate_thumbprint must be set (the PEM holds no certificate to read it from)")
+        cred = {"private_key": key, "thumbprint": thumbprint.replace(":", "").upper()}
+        if graph.certificate_password:
+            cred["passphrase"] = graph.certificate_password
+        return cred
+    if graph.client_secret:
+        return graph.client_secret
+    raise ConfigurationError("graph.client_secret or graph.certificate_path must be set")
+
+
+def _pem_block(pem: str, kind: str) -> str | None:
+    """The first PEM block whose label ends with ``kind`` (``PRIVATE KEY`` covers RSA/EC/…)."""
+    lines = pem.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("-----BEGIN ") and line.rstrip("-").endswith(kind):
+            label = line[len("-----BEGIN "):].rstrip("-")
+            for j in range(i + 1, len(lines)):
+                if lines[j].startswith(f"-----END {label}"):
+                    return "\n".join(lines[i:j + 1]) + "\n"
+    return None
+
+
+def _sha1_thumbprint(pem: str) -> str | None:
+    block = _pem_block(pem, "CERTIFICATE")
+    if block is None:
+        return None
+    from cryptography import x509  # only needed for certificate credentials
+
+    cert = x509.load_pem_x509_certificate(block.encode("ascii"))
+    return hashlib.sha1(cert.public_bytes(_der())).hexdigest().upper()  # noqa: S324 - Entra's x5t
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+def graph_acquire_function(graph: GraphSettings) -> AcquireFunction:
+    """``acquire(force)`` → msal's result; refusals raise :class:`GraphAuthError`."""
+    missing = [f"graph.{name}" for name in ("tenant_id", "client_id", "mailbox")
+               if not getattr(graph, name)]
+    if missing:
+        raise ConfigurationError("mailbox.transport = graph needs " + ", ".join(missing))
+    credential = client_credential(graph)
+    authority = f"{graph.authority.rstrip('/')}/{graph.tenant_id}"
+    microsoft = graph.authority.rstrip("/").lower() == MICROSOFT_AUTHORITY
+    app: Any = None
+
+    def acquire(force: bool) -> Mapping[str, Any]:
+        nonlocal app
+        if app is None:
+            import msal  # heavy; only the Graph transport needs it at run time
+            import requests
+
+            session = requests.Session()
+            bundle = ca_bundle()
+            if bundle:
+                session.verify = bundle
+            app = msal.ConfidentialClientApplication(
+                graph.client_id, client_credential=credential, authority=authority,
+                instance_discovery=microsoft, http_client=session,
+                timeout=graph.timeout_seconds,
+            )
+        if force:
+            app.remove_tokens_for_client()
+        result: Mapping[str, Any] = app.acquire_token_for_client(scopes=[graph.scope])
+        error = result.get("error")
+        if error and error not in _TRANSIENT_TOKEN_ERRORS:
+            description = str(result.get("error_description") or "").splitlines()[0:1]
+            raise GraphAuthError(
+                f"Microsoft Entra ID refused a token for app {graph.client_id} in tenant "
+                f"{graph.tenant_id}: {error}" + (f": {description[0]}" if description else ""))
+        return result
+
+    return acquire
+
+
+def graph_token_provider(graph: GraphSettings, *, refresh_margin: float = 300.0) -> OAuthTokenProvider:
+    return OAuthTokenProvider(graph_acquire_function(graph), refresh_margin=refresh_margin)
