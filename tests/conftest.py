@@ -2,4 +2,5 @@
 pytest_plugins = [
     "tests.support.servers",  # Dovecot, aiosmtpd
     "tests.support.postgres",  # a private PostgreSQL cluster
+    "tests.support.graph_server",  # Microsoft Graph + Entra ID over HTTPS
 ]

@@ -20,8 +20,10 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
 import httpx
 
@@ -115,6 +117,8 @@ class GraphClient:
         self._http = httpx.Client(timeout=timeout, transport=transport,
                                   verify=ssl_context() if transport is None else True)
         self.waits: list[float] = []  # every wait, for logs and tests
+        # httpx logs every request at INFO; our own lines say what matters (waits, refusals).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def close(self) -> None:
         self._http.close()
@@ -127,14 +131,14 @@ class GraphClient:
     # -- verbs -------------------------------------------------------------------------------
 
     def get_json(self, path: str, *, params: Mapping[str, str] | None = None,
-                 headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 headers: Headers | None = None) -> dict[str, Any]:
         return _json(self.request("GET", path, params=params, headers=headers))
 
     def get_bytes(self, path: str) -> bytes:
         return self.request("GET", path).content
 
     def post_json(self, path: str, body: Mapping[str, Any], *,
-                  headers: Mapping[str, str] | None = None, idempotent: bool = True) -> dict[str, Any]:
+                  headers: Headers | None = None, idempotent: bool = True) -> dict[str, Any]:
         response = self.request("POST", path, json=body, headers=headers, idempotent=idempotent)
         return _json(response) if response.content else {}
 
@@ -145,14 +149,15 @@ class GraphClient:
     # -- the one place that talks --------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                headers: Mapping[str, str] | None = None, json: Any = None,
+                headers: Headers | None = None, json: Any = None,
                 content: bytes | None = None, idempotent: bool = True) -> httpx.Response:
         url = self.url(path)
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
-            all_headers = {"Authorization": f"Bearer {self._token()}", **(headers or {})}
+            all_headers = httpx.Headers(headers)
+            all_headers["Authorization"] = f"Bearer {self._token()}"
             try:
                 response = self._http.request(method, url, params=params, headers=all_headers,
                                               json=json, content=content)

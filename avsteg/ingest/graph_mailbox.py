@@ -179,7 +179,7 @@ class GraphMailbox:
         final: dict[str, dict[str, Any] | None] = {}  # id → its last state in this round
         pages = 0
         while True:
-            page = self.client.get_json(url, params=params, headers=headers)  # type: ignore[arg-type]
+            page = self.client.get_json(url, params=params, headers=headers)
             pages += 1
             for item in page.get("value") or []:
                 graph_id = item.get("id")
