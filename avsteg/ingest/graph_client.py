@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-Headers = Mapping[str, str] | Sequence[tuple[str, str]]
-
 import httpx
 
 from avsteg.domain.errors import TransientError
@@ -32,6 +30,8 @@ from avsteg.ingest.graph_auth import GraphAuthError, ca_bundle
 from avsteg.ingest.ports import TokenSource, refresh_token
 
 log = logging.getLogger(__name__)
+
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]  # a list when a header repeats (Prefer)
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
