@@ -14,14 +14,27 @@ from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy
 from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
-from avsteg.storage.database import Database
+from avsteg.storage.database import Database, DatabaseMissing
 
 
-def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
-    """The register's database, migrated to the newest schema."""
-    db = Database(settings.database.url, echo=settings.database.echo)
-    if upgrade:
-        db.upgrade()
+def open_database(settings: Settings, *, upgrade: bool = True, must_exist: bool = False) -> Database:
+    """The register's database, migrated to the newest schema.
+
+    ``must_exist`` (list, show, export, status, withdraw, …): nothing is created — a missing SQLite file or
+    a database that was never migrated is a DatabaseMissing error that says so, instead of an
+    empty register that looks like lost data. An existing register is still upgraded.
+    """
+    db = Database(settings.database.url, echo=settings.database.echo, create=not must_exist)
+    try:
+        if must_exist and db.current_revision() is None:
+            raise DatabaseMissing(
+                f"{db.url.render_as_string(hide_password=True)} holds no register (never "
+                "migrated); check database.url — `avsteg run` or `avsteg ingest` creates it")
+        if upgrade:
+            db.upgrade()
+    except BaseException:
+        db.dispose()
+        raise
     return db
 
 
@@ -122,4 +135,5 @@ def graph_client(settings: Settings):
     if token is None:
         token = _graph_tokens[key] = graph_token_provider(g)
     return GraphClient(g.base_url, token, timeout=g.timeout_seconds,  # type: ignore[arg-type]
-                       max_retries=g.max_retries, max_wait=g.max_wait_seconds)
+                       max_retries=g.max_retries, max_wait=g.max_wait_seconds,
+                       identity=f"app {g.client_id} for {g.mailbox}")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from pathlib import Path
 
-from avsteg.commands.common import add_db_argument, say, settings_from
+from avsteg.commands.common import add_db_argument, output_path, say, settings_from
+
+EXPORT_FORMATS = {".xlsx": "xlsx", ".csv": "csv"}
 
 HELP = "export the register as Excel (sheets, tables, charts) or CSV (the Avsteg sheet)"
 
@@ -24,7 +25,7 @@ def add_period_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("xlsx", "csv"),
-                   help="xlsx (default) or csv; taken from the file name when left out")
+                   help="xlsx or csv; taken from the file name when left out")
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="file to write")
     add_period_arguments(p)
     add_db_argument(p)
@@ -32,16 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_register(args: argparse.Namespace):
     """Settings, schema and the register for the period the arguments name."""
-    # Not avsteg.bootstrap: an export needs the database, not the mail pipeline's imports.
-    from avsteg.config.schema import load_schema
+    from avsteg.bootstrap import open_database, schema_of
     from avsteg.register.query import register_rows
-    from avsteg.storage.database import Database
 
     settings = settings_from(args)
-    schema = load_schema(settings.schema_file)
-    db = Database(settings.database.url, echo=settings.database.echo)
+    schema = schema_of(settings)
+    db = open_database(settings, must_exist=True)  # a mistyped path is an error, not 0 reports
     try:
-        db.upgrade()  # as every command does: a fresh database is an empty register
         with db.unit_of_work(readonly=True) as s:
             register = register_rows(s, year=args.year, date_from=args.date_from,
                                      date_to=args.date_to, schema=schema)
@@ -51,16 +49,10 @@ def load_register(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.domain.errors import AvstegError
     from avsteg.register.export import build_csv, build_xlsx
 
-    path = Path(args.output)
-    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "xlsx")
-    try:
-        schema, register = load_register(args)
-    except AvstegError as exc:
-        say(f"avsteg export: {exc}")
-        return 1
+    path, fmt = output_path(args.output, formats=EXPORT_FORMATS, fmt=args.format)
+    schema, register = load_register(args)  # configuration errors exit 2, a server down 75
     data = build_csv(register, schema) if fmt == "csv" else build_xlsx(
         register, schema, generated_at=dt.datetime.now(dt.UTC)
     )

@@ -39,7 +39,7 @@ def register_lines(db, year: int | None = None) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database
 
-    db = open_database(settings_from(args))
+    db = open_database(settings_from(args), must_exist=True)
     lines = register_lines(db, args.year)
     db.dispose()
     if args.json:

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.ingest.delivery import deliver_due
 
     settings = settings_from(args)
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)
     try:
         pipeline = build_pipeline(settings, db, send_replies=not args.no_replies)
         try:

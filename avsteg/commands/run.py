@@ -5,7 +5,6 @@ import argparse
 
 from avsteg.commands.common import add_db_argument, say, settings_from
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.ports import MailboxAuthError
 
 EX_TEMPFAIL = 75
 
@@ -22,18 +21,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database
+    from avsteg.config.strict import require_mail_settings
     from avsteg.logs import setup_logging
 
     settings = settings_from(args)
     if args.no_replies:
         settings.worker.send_replies = False
+    require_mail_settings(settings, replies=not args.no_replies)  # all missing ones at once
     setup_logging(args.log_format or settings.worker.log_format)
     try:
         return _run(args, settings, open_database)
-    except MailboxAuthError as exc:
-        # A refused login or token is ours to fix, not temporary (spec 4): exit 1, not 75.
-        say(f"avsteg run: login refused, nothing was read or answered: {exc}")
-        return 1
     except TransientError as exc:
         # Ours and temporary (database or mailbox unreachable): nothing was answered or moved;
         # the next run retries. EX_TEMPFAIL tells cron/systemd it is worth trying again.

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from avsteg.bootstrap import open_database, schema_of
 
     settings = settings_from(args)
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)
     raw: bytes | None = None
     details: dict[str, Any] | None = None
     try:

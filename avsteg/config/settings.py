@@ -10,9 +10,22 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from avsteg.config.strict import (
+    database_url_problem,
+    describe_errors,
+    join_problems,
+    unknown_keys,
+    unknown_variables,
+)
 from avsteg.domain.errors import ConfigurationError
 
 
@@ -26,7 +39,13 @@ def _list_from_text(value: Any) -> Any:
     return value
 
 
-class ImapSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: a key it does not know is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImapSettings(_Section):
     host: str | None = None
     port: int | None = None  # default: 993 with ssl, 143 without
     username: str | None = None
@@ -54,11 +73,11 @@ class ImapSettings(BaseModel):
         return self.port or (993 if self.ssl else 143)
 
 
-class MailboxSettings(BaseModel):
+class MailboxSettings(_Section):
     transport: Literal["imap", "graph"] = "imap"  # graph: read, file and answer via Microsoft Graph
 
 
-class GraphSettings(BaseModel):
+class GraphSettings(_Section):
     """Microsoft Graph, app-only (client credentials): spec section 6."""
 
     tenant_id: str | None = None
@@ -81,7 +100,7 @@ class GraphSettings(BaseModel):
     account: str | None = None  # ledger key; default graph:<mailbox>
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(_Section):
     host: str | None = None
     port: int | None = None  # default: 465 with ssl, 587 with starttls, else 25
     username: str | None = None
@@ -100,12 +119,20 @@ class SmtpSettings(BaseModel):
         return 465 if self.ssl else (587 if self.starttls else 25)
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Section):
     url: str = "sqlite:///avsteg.sqlite"
     echo: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
-class PolicySettings(BaseModel):
+
+class PolicySettings(_Section):
     service_address: str = "socialhansyn@ink.goteborg.se"
     service_name: str = "Stödfunktionen för social hänsyn i upphandling"
     allowed_sender_domains: Annotated[list[str], NoDecode] = Field(
@@ -123,7 +150,7 @@ class PolicySettings(BaseModel):
     )
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(_Section):
     poll_interval_seconds: float = 60.0
     idle: bool = True
     idle_renew_seconds: float = 25 * 60
@@ -133,7 +160,7 @@ class WorkerSettings(BaseModel):
     outbox_dir: str | None = None  # write replies here instead of SMTP (demo, tests)
 
 
-class SchedulesSettings(BaseModel):
+class SchedulesSettings(_Section):
     digest_address: str | None = None  # weekly digest; off when empty
     digest_day_of_week: str = "mon"
     digest_hour: int = 7
@@ -173,7 +200,9 @@ class Settings(BaseSettings):
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from ``config_file`` (TOML) and the environment; environment wins.
 
-    ``AVSTEG_CONFIG`` names the file when ``config_file`` is not given.
+    ``AVSTEG_CONFIG`` names the file when ``config_file`` is not given. Every problem (unknown
+    keys with the nearest valid one, wrong types, bad database URLs) is collected into one
+    :class:`ConfigurationError`, so a person fixes them all in one go.
     """
     path = config_file or os.environ.get("AVSTEG_CONFIG")
     data: dict[str, Any] = {}
@@ -181,11 +210,25 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"config file {path} does not exist") from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+    problems = unknown_keys(Settings, data, str(path)) + unknown_variables(Settings, os.environ)
     for section, values in overrides.items():
         if isinstance(values, dict):
-            data.setdefault(section, {}).update(values)
+            existing = data.get(section)
+            data[section] = {**(existing if isinstance(existing, dict) else {}), **values}
         else:
             data[section] = values
-    return Settings(**data)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems += describe_errors(exc.errors(), str(path) if path else None)
+        settings = None
+    except SettingsError as exc:  # an environment variable pydantic-settings could not decode
+        problems.append(str(exc))
+        settings = None
+    if problems or settings is None:
+        raise ConfigurationError(join_problems(problems))
+    return settings

@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from avsteg.config.settings import GraphSettings
 from avsteg.domain.errors import ConfigurationError
@@ -33,7 +34,15 @@ _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error"}
 class GraphAuthError(MailboxAuthError):
     """Raised when Microsoft Entra ID or Graph refuses us: wrong secret or certificate, unknown
     app or tenant, a token Graph will not accept, or no access to the mailbox (403). Ours to fix;
-    retrying at a steady pace does not help."""
+    retrying at a steady pace does not help (spec 4: ``run --once`` exits 1, ``run`` backs off)."""
+
+    def __init__(self, server: str, account: str, detail: str = "") -> None:
+        super().__init__("Microsoft Graph", server, account, detail)
+
+
+def host_of(url: str) -> str:
+    """``login.microsoftonline.com`` of ``https://login.microsoftonline.com/…`` (for messages)."""
+    return urlsplit(url).netloc or url
 
 
 def ca_bundle() -> str | None:
@@ -135,8 +144,8 @@ def graph_acquire_function(graph: GraphSettings) -> AcquireFunction:
         if error and error not in _TRANSIENT_TOKEN_ERRORS:
             description = str(result.get("error_description") or "").splitlines()[0:1]
             raise GraphAuthError(
-                f"Microsoft Entra ID refused a token for app {graph.client_id} in tenant "
-                f"{graph.tenant_id}: {error}" + (f": {description[0]}" if description else ""))
+                host_of(graph.authority), f"app {graph.client_id} in tenant {graph.tenant_id}",
+                f"no token: {error}" + (f": {description[0]}" if description else ""))
         return result
 
     return acquire

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.graph_auth import GraphAuthError, ca_bundle
+from avsteg.ingest.graph_auth import GraphAuthError, ca_bundle, host_of
 from avsteg.ingest.ports import TokenSource, refresh_token
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,10 @@ class GraphClient:
         first_backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        identity: str = "the app",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.identity = identity  # who we are, for a refusal's message: "app <id> for <mailbox>"
         self._token = token
         self._max_retries = max(1, max_retries)
         self._max_wait = max(0.0, max_wait)
@@ -187,7 +189,8 @@ class GraphClient:
             if status in (401, 403):
                 hint = (" (is the app allowed into this mailbox? see README, Microsoft 365)"
                         if status == 403 else "")
-                raise GraphAuthError(text + hint)
+                raise GraphAuthError(host_of(self.base_url), self.identity,
+                                     f"{method} {_short(url)}: {status} {code}: {message}{hint}")
             if status in RETRYABLE:
                 raise GraphUnavailable(text + f" (gave up after {attempt} tries)", status=status, code=code)
             if status == 404:

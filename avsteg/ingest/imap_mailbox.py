@@ -29,6 +29,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from avsteg.config.settings import ImapSettings
 from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.ports import (
     FetchedMessage,
     MailboxAuthError,
@@ -105,6 +106,10 @@ class ImapMailbox:
         self._known_folders: set[str] = set()
         self._connections = 0  # sessions opened so far; a change means we may have missed news
         self._high_uid: int | None = None  # highest UID uids() has reported
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
 
     @property
     def account(self) -> str:
@@ -270,6 +275,22 @@ class ImapMailbox:
     def _ensure_connected(self) -> IMAPClient:
         if self._client is not None:
             return self._client
+        client = self._session()
+        try:
+            self._client = client
+            self._select(client)
+        except TransientError:
+            self._drop(client)
+            raise
+        except (*_DROPPED, IMAPClientError) as exc:
+            self._drop(client)
+            raise TransientError(f"IMAP session setup failed: {exc}") from exc
+        self._connections += 1
+        log.debug("connected to IMAP %s as %s", self.settings.host, self.settings.username)
+        return client
+
+    def _session(self) -> IMAPClient:
+        """A new connection, TLS as configured, logged in; no folder selected."""
         s = self.settings
         try:
             client = IMAPClient(
@@ -280,22 +301,44 @@ class ImapMailbox:
                 timeout=s.timeout_seconds,
             )
         except (*_DROPPED, IMAPClientError) as exc:
-            raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {exc}") from exc
+            reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
+            raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {reason}") from exc
         try:
             if not s.ssl and s.starttls:
                 client.starttls(self._ssl_context or ssl.create_default_context())
             self._login(client)
-            self._client = client
-            self._select(client)
-        except TransientError:
+        except (TransientError, MailboxAuthError):
             self._drop(client)
             raise
         except (*_DROPPED, IMAPClientError) as exc:
             self._drop(client)
-            raise TransientError(f"IMAP session setup failed: {exc}") from exc
-        self._connections += 1
-        log.debug("connected to IMAP %s as %s", s.host, s.username)
+            reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
+            raise TransientError(f"IMAP session setup failed: {reason}") from exc
         return client
+
+    def inspect(self) -> dict[str, int | None]:
+        """For ``avsteg check``: log in, then for the folder and every configured target folder
+        its message count (EXAMINE, read-only: no flag or \\Recent changes), None when missing.
+        Nothing is selected read-write, created, moved or flagged."""
+        s = self.settings
+        names = [s.folder, *(f for f in (s.processed_folder, s.rejected_folder, s.sent_folder) if f)]
+        client = self._session()
+        try:
+            found: dict[str, int | None] = {}
+            for name in dict.fromkeys(names):
+                if not client.folder_exists(name):
+                    found[name] = None
+                    continue
+                info = client.select_folder(name, readonly=True)
+                found[name] = int(info.get(b"EXISTS", 0))
+            return found
+        except (*_DROPPED, IMAPClientError) as exc:
+            raise TransientError(f"IMAP folder check failed: {server_text(exc)}") from exc
+        finally:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                self._drop(client)
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
@@ -307,7 +350,7 @@ class ImapMailbox:
                 else:  # LOGIN sends ASCII only; AUTHENTICATE PLAIN carries UTF-8 (RFC 4616)
                     client.plain_login(user, password)
             except LoginError as exc:
-                raise MailboxAuthError(f"IMAP login refused for {s.username}: {exc}") from exc
+                raise MailboxAuthError("IMAP", self.server, s.username or "", server_text(exc)) from exc
             return
         assert self._token is not None
         for attempt in (1, 2):
@@ -317,7 +360,7 @@ class ImapMailbox:
             except LoginError as exc:
                 if attempt == 2:
                     raise MailboxAuthError(
-                        f"IMAP XOAUTH2 login refused for {s.username}: {exc}"
+                        "IMAP", self.server, s.username or "", f"XOAUTH2: {server_text(exc)}"
                     ) from exc
                 log.info("XOAUTH2 token refused; fetching a fresh one")
                 refresh_token(self._token)

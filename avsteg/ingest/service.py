@@ -6,6 +6,9 @@ connection waits in IDLE and, when the server reports new mail, brings the next 
 now: new mail is answered within a second or two instead of at the next interval. Exchange
 Online drops idle connections; the IDLE watcher reconnects and carries on.
 
+Connection and login failures back off (``avsteg.domain.backoff``): doubling from 5 s (60 s for
+a refused login) up to an hour, shared by the poll and the IDLE watcher.
+
 SIGTERM/SIGINT set one event: the message in hand is finished, nothing new is started, and the
 process exits well within 10 seconds.
 """
@@ -14,20 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
 from avsteg.config.settings import Settings
-from avsteg.domain.errors import TransientError
-from avsteg.ingest.ports import Mailbox, MailboxAuthError
+from avsteg.domain.backoff import Backoff
+from avsteg.domain.errors import LoginRefusedError, TransientError
+from avsteg.ingest.ports import Mailbox
 from avsteg.ingest.worker import PollReport, Worker
 
 log = logging.getLogger("avsteg.service")
 
 IDLE_SLICE_SECONDS = 5.0  # how long one IDLE wait lasts before the stop flag is looked at
-REFUSED_FIRST_WAIT = 60.0  # after a refused login/token: 1, 2, 4 … minutes between tries
-REFUSED_MAX_WAIT = 3600.0  # spec 4: doubling, up to an hour
 
 
 def make_mailbox(settings: Settings, db=None):
@@ -63,36 +64,40 @@ class Service:
 
     def __init__(self, settings: Settings, worker: Worker,
                  watcher_factory: Callable[[], Mailbox] | None = None,
-                 extra_jobs: Callable[[Any], object] | None = None) -> None:
+                 extra_jobs: Callable[[Any], object] | None = None,
+                 backoff: Backoff | None = None) -> None:
         self.settings = settings
         self.worker = worker
         self.stop = worker.stop
         self._watcher_factory = watcher_factory
         self._extra_jobs = extra_jobs
         self.polls = 0
-        self.refused_wait = 0.0  # current back-off after refused logins; 0 while they work
-        self._refused_until = 0.0
+        # One gate for the poll and the IDLE watcher: while either fails to connect or log in,
+        # neither tries again before the backoff allows (a steady retry locks the account).
+        self.backoff = backoff or Backoff()
 
     def poll(self) -> PollReport | None:
-        if self.stop.is_set() or time.monotonic() < self._refused_until:
+        if self.stop.is_set() or self.backoff.remaining() > 0:
             return None
         try:
             report = self.worker.poll_once()
             self.polls += 1
-            self.refused_wait = 0.0
+            self.backoff.succeeded()
             return report
-        except MailboxAuthError as exc:
-            # Not temporary (spec 4): a server that sees a refused login every few seconds
-            # locks the account. Wait, doubling, up to an hour; the first success resets it.
-            first = max(REFUSED_FIRST_WAIT, self.settings.worker.poll_interval_seconds)
-            self.refused_wait = min(REFUSED_MAX_WAIT, self.refused_wait * 2 or first)
-            self._refused_until = time.monotonic() + self.refused_wait
-            log.error("login refused: %s; next try in %.0f s", exc, self.refused_wait)
+        except LoginRefusedError as exc:
+            self._failed(exc, login_refused=True)
         except TransientError as exc:
-            log.warning("poll failed, will try again: %s", exc)
+            self._failed(exc, login_refused=False)
         except Exception:
             log.exception("poll crashed; will try again at the next interval")
         return None
+
+    def _failed(self, exc: Exception, *, login_refused: bool) -> None:
+        delay = self.backoff.failed(login_refused=login_refused)
+        log.warning("%s; next attempt in %.0f s (failure %d in a row)", exc, delay,
+                    self.backoff.failures,
+                    extra={"event": "backoff", "retry_in_seconds": round(delay, 1),
+                           "failures": self.backoff.failures, "login_refused": login_refused})
 
     def install_signal_handlers(self) -> None:
         def _stop(signum, _frame):
@@ -130,17 +135,21 @@ class Service:
         assert self._watcher_factory is not None
         watcher: Mailbox | None = None
         while not self.stop.is_set():
+            if watcher is None and self.backoff.remaining() > 0:
+                self.stop.wait(min(self.backoff.remaining(), IDLE_SLICE_SECONDS))
+                continue
             try:
                 if watcher is None:
                     watcher = self._watcher_factory()
                     watcher.open()
                 if watcher.wait_for_news(IDLE_SLICE_SECONDS):
                     scheduler.modify_job("poll", next_run_time=dt.datetime.now(dt.UTC))
-            except TransientError as exc:
-                log.warning("IDLE connection lost (%s); reconnecting", exc)
+            except (TransientError, LoginRefusedError) as exc:
                 _close(watcher)
                 watcher = None
-                self.stop.wait(2.0)
+                self._failed(exc, login_refused=isinstance(exc, LoginRefusedError))
+                if self.backoff.remaining() <= 0:  # only with a zero backoff (tests)
+                    self.stop.wait(0.1)
         _close(watcher)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.pipeline import Handled, Pipeline, filing_for
 from avsteg.ingest.ports import Mailbox, Outbox
@@ -86,8 +86,9 @@ class Worker:
             self._poll(report, progress)
             with self.db.unit_of_work() as s:
                 ledger.record_poll(s, self.account, self.folder, now=self.clock())
-        except TransientError as exc:
-            log.warning("poll of %s failed: %s", self.lease_name, exc)
+        except (TransientError, LoginRefusedError) as exc:
+            # Recorded for ``avsteg status``: a refused login makes ``status --check`` fail.
+            # The caller says it (the service's backoff line, or run --once's one line).
             try:
                 with self.db.unit_of_work() as s:
                     ledger.record_poll(s, self.account, self.folder, error=str(exc), now=self.clock())

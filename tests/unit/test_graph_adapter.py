@@ -299,23 +299,26 @@ class RefusingWorker:
 
     def poll_once(self) -> Any:
         self.calls += 1
-        raise GraphAuthError("invalid_client")
+        raise GraphAuthError("login.microsoftonline.com", "app 1", "no token: invalid_client")
 
 
-def test_a_refused_login_backs_off_doubling_up_to_an_hour(monkeypatch):
+def test_a_refused_token_is_a_refused_login_and_the_service_backs_off():
+    from avsteg.domain.backoff import Backoff
+    from avsteg.domain.errors import LoginRefusedError, TransientError
     from avsteg.ingest import service as service_module
 
+    error = GraphAuthError("login.microsoftonline.com", "app 1", "no token: invalid_client")
+    assert isinstance(error, LoginRefusedError) and not isinstance(error, TransientError)
+    assert "login refused" in str(error) and "invalid_client" in str(error)
     now = [1000.0]
-    monkeypatch.setattr(service_module.time, "monotonic", lambda: now[0])
     worker = RefusingWorker()
-    svc = service_module.Service(Settings(), worker)  # type: ignore[arg-type]
+    svc = service_module.Service(Settings(), worker,  # type: ignore[arg-type]
+                                 backoff=Backoff(clock=lambda: now[0], random=lambda: 1.0))
     waits = []
-    for _ in range(9):
+    for _ in range(8):
         svc.poll()
-        waits.append(svc.refused_wait)
+        waits.append(svc.backoff.remaining())
         svc.poll()  # too early: not even tried
-        now[0] += svc.refused_wait
-    assert worker.calls == 9
-    assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
-
-
+        now[0] += svc.backoff.remaining()
+    assert worker.calls == 8
+    assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600]
