@@ -189,6 +189,13 @@ def _hide_password(text: str) -> str:
 
 def missing_for_mail(settings: Settings, *, replies: bool = True) -> list[str]:
     """Every setting the mailbox worker needs and does not have (all at once, not one by one)."""
+    if settings.mailbox.transport == "graph":
+        graph = settings.graph
+        needed = ["graph.tenant_id", "graph.client_id", "graph.mailbox"]
+        missing = [name for name in needed if not _value(settings, name)]
+        if not (graph.client_secret or graph.certificate_path):
+            missing.append("graph.client_secret")  # or graph.certificate_path
+        return missing
     imap, smtp = settings.imap, settings.smtp
     needed = ["imap.host", "imap.username"]
     if imap.auth == "password":

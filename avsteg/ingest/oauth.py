@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from avsteg.config.settings import ImapSettings
-from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class OAuthTokenProvider:
             force, self._forced = self._forced, False
             try:
                 result = self._acquire(force)
-            except TransientError:
+            except (TransientError, LoginRefusedError):  # already in our terms
                 raise
             except Exception as exc:  # msal/requests errors: network, TLS, bad JSON
                 raise TokenError(f"cannot obtain an access token: {exc}") from exc
