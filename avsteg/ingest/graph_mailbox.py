@@ -96,6 +96,11 @@ class GraphMailbox:
     def folder(self) -> str:
         return self.settings.folder
 
+    @property
+    def user_path(self) -> str:
+        """``users/<mailbox>``: where every request of this mailbox starts."""
+        return self._user
+
     # -- the port ----------------------------------------------------------------------------
 
     def open(self) -> int:

@@ -60,6 +60,8 @@ def standard_checks(settings: Settings, *, mailbox_factory: Callable[[], Any] | 
     """Schema, database, OAuth token (with xoauth2), IMAP login and folders, SMTP login."""
     checks = [Check("schema", lambda: check_schema(settings)),
               Check("database", lambda: check_database(settings))]
+    if settings.mailbox.transport == "graph":
+        return checks + _graph_checks(settings, mailbox_factory)
     if "xoauth2" in (settings.imap.auth, settings.smtp.auth):
         checks.append(Check("oauth token", lambda: check_token(settings)))
     imap = _ImapCheck(settings, mailbox_factory or (lambda: _mailbox(settings)))
@@ -163,6 +165,30 @@ class _ImapCheck:
             parts.append(f"no processed/rejected folders: handled mail is tagged "
                          f"{s.processed_keyword}/{s.rejected_keyword}")
         return "; ".join(parts)
+
+
+def _graph_checks(settings: Settings, factory: Callable[[], Any] | None) -> list[Check]:
+    """Token, mailbox, folders, send permission: one Graph client for the four lines."""
+    from avsteg.services.graph_checks import GraphChecks
+
+    graph = GraphChecks(settings, factory or (lambda: _graph_mailbox(settings)))
+    return [Check("graph token", graph.token), Check("graph mailbox", graph.mailbox),
+            Check("graph folders", graph.folders), Check("graph send permission", graph.send)]
+
+
+def _graph_mailbox(settings: Settings) -> Any:
+    """The worker's own Graph mailbox, over a database that is never written (nothing synced)."""
+    from avsteg.bootstrap import graph_client
+    from avsteg.ingest.graph_mailbox import GraphMailbox
+
+    return GraphMailbox(settings.graph, graph_client(settings), _NoState())
+
+
+class _NoState:
+    """Graph state for ``check``: folder lookups only, so nothing here is ever asked."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise CheckFailed(f"avsteg check must not sync the mailbox (asked for {name})")
 
 
 def _mailbox(settings: Settings) -> Any:

@@ -205,3 +205,37 @@ def test_certificate_credentials(db_url, tmp_path: Path):
         assert result.returncode == 1 and "AADSTS700027" in result.stderr
     finally:
         stop_graph_server(server)
+
+
+def test_check_proves_token_mailbox_folders_and_send_permission_touching_nothing(
+        graph_server, db_url, tmp_path):
+    backlog = mixed_backlog(3, tag="k")
+    _deliver(graph_server, backlog)
+    env = graph_environ(graph_server, db_url)
+    result = avsteg(["check"], env, cwd=tmp_path, check=False)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    for name in ("graph token", "graph mailbox", "graph folders", "graph send permission"):
+        assert any(line.startswith(f"OK  {name}:") for line in lines), (name, lines)
+    assert not any("imap" in line or "smtp" in line for line in lines), lines
+    assert any("Avsteg/Registrerade (graph.processed_folder): missing, created at first use" in line
+               for line in lines)
+    assert any("3 messages (3 unread)" in line for line in lines)
+    # Nothing touched: no folder made, nothing sent, moved or changed.
+    assert graph_server.sent == []
+    assert not any(m == "POST" and (p.endswith("/mailFolders") or p.endswith("/childFolders")
+                                    or p.endswith("/move")) for m, p, _s in graph_server.requests)
+    assert touched_human_mail(graph_server) == 0
+    assert len(graph_server.in_folder("Inbox")) == 3
+
+    graph_server.app.permissions = {"Mail.ReadWrite"}
+    result = avsteg(["check"], env, cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert any(line.startswith("FEL graph send permission:") and "ErrorAccessDenied" in line
+               for line in result.stdout.splitlines()), result.stdout
+
+    env = graph_environ(graph_server, db_url, GRAPH__CLIENT_SECRET="wrong")
+    result = avsteg(["check"], env, cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert any(line.startswith("FEL graph token:") and "AADSTS7000215" in line
+               for line in result.stdout.splitlines()), result.stdout
