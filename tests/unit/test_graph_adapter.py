@@ -263,11 +263,11 @@ def test_the_outbox_posts_the_mime_message_base64_as_text_plain():
 
 @pytest.mark.parametrize(("response", "error"), [
     (err(400, "ErrorInvalidRecipients"), PermanentDeliveryError),
-    (err(403, "ErrorAccessDenied"), TemporaryDeliveryError),
+    (err(403, "ErrorAccessDenied"), GraphAuthError),  # like a refused SMTP login: stop, stay queued
     (err(404, "ErrorInvalidUser"), TemporaryDeliveryError),
     (err(503), TemporaryDeliveryError),
 ])
-def test_outbox_errors_are_temporary_unless_the_request_itself_is_refused(response, error):
+def test_outbox_errors_are_temporary_unless_the_request_or_the_app_is_refused(response, error):
     c, _ = client(lambda request: response, max_retries=1)
     with pytest.raises(error):
         GraphOutbox(GraphSettings(mailbox="m@x.se"), c).deliver(reply())
