@@ -46,7 +46,15 @@ class GraphError(TransientError):
 
 
 class GraphUnavailable(GraphError):
-    """Raised when Graph stayed throttled, unavailable or unreachable through every retry."""
+    """Raised when Graph stayed throttled, unavailable or unreachable through every retry.
+
+    ``maybe_done``: the connection dropped after a request that changes something had been
+    sent, so Graph may have carried it out (a ``sendMail`` may be out)."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "",
+                 maybe_done: bool = False) -> None:
+        super().__init__(message, status=status, code=code)
+        self.maybe_done = maybe_done
 
 
 class GraphNotFound(GraphError):
@@ -167,7 +175,8 @@ class GraphClient:
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if not (idempotent or never_sent) or attempt >= self._max_retries:
                     raise GraphUnavailable(f"Graph {method} {_short(url)} failed: "
-                                           f"{type(exc).__name__}: {exc}") from exc
+                                           f"{type(exc).__name__}: {exc}",
+                                           maybe_done=not (idempotent or never_sent)) from exc
                 self._wait(self._backoff(attempt), f"{type(exc).__name__} on {method} {_short(url)}")
                 continue
             status = response.status_code

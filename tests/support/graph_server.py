@@ -182,10 +182,13 @@ class GraphServer:
         with self.lock:
             self.faults.append(Fault(method, re.compile(pattern), "status", status, retry_after, count))
 
-    def drop(self, pattern: str, *, count: int = 1, method: str | None = None) -> None:
-        """The next ``count`` matching requests: the connection is closed without an answer."""
+    def drop(self, pattern: str, *, count: int = 1, method: str | None = None,
+             after: bool = False) -> None:
+        """The next ``count`` matching requests: the connection is closed without an answer,
+        before the request is carried out, or (``after``) once it has been."""
         with self.lock:
-            self.faults.append(Fault(method, re.compile(pattern), "drop", count=count))
+            self.faults.append(Fault(method, re.compile(pattern), "drop-after" if after else "drop",
+                                     count=count))
 
     def forget_delta_tokens(self) -> None:
         """Every delta link handed out so far answers 410 Gone from now on."""
@@ -259,10 +262,14 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         path = unquote(parts.path)
+        drop_after = False
         with g.lock:
             for fault in g.faults:
                 if fault.count > 0 and (fault.method in (None, method)) and fault.pattern.search(path):
                     fault.count -= 1
+                    if fault.kind == "drop-after":
+                        drop_after = True
+                        break
                     if fault.kind == "drop":
                         g.requests.append((method, path, 0))
                         self.close_connection = True
@@ -276,6 +283,11 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._identity(method, path)
         except _Answer as answer:
+            if drop_after:  # carried out, but the answer never leaves
+                with g.lock:
+                    g.requests.append((method, path, 0))
+                self.close_connection = True
+                return
             self._send(method, path, answer.status, answer.body, answer.headers)
 
     def _send(self, method: str, path: str, status: int, body: Any,
@@ -398,7 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
         if tail == "sendMail" and method == "POST":
             self._need("Mail.Send")
             return self._send_mail()
-        m = re.fullmatch(r"mailFolders(?:/([^/]+)(?:/(childFolders|messages/delta))?)?", tail)
+        m = re.fullmatch(r"mailFolders(?:/([^/]+)(?:/(childFolders|messages/delta|messages))?)?", tail)
         if m:
             ref, sub = m.group(1), m.group(2)
             parent = None
@@ -407,6 +419,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if parent is None:
                     raise _Answer(404, {"error": {"code": "ErrorItemNotFound",
                                                   "message": "The specified object was not found in the store."}})
+            if sub == "messages" and method == "GET":
+                self._need("Mail.Read")
+                assert parent is not None
+                return self._list_messages(parent, immutable)
             if sub == "messages/delta" and method == "GET":
                 self._need("Mail.Read")
                 assert parent is not None
@@ -481,11 +497,28 @@ class _Handler(BaseHTTPRequestHandler):
                 "@odata.etag": f'W/"CQAAABYAAAB{m.seq}"',
                 "id": m.immutable_id if immutable else m.rest_id,
                 "isRead": m.is_read, "receivedDateTime": m.received,
+                "internetMessageId": _internet_message_id(m.raw),
                 "parentFolderId": m.folder}
         if select:
             keep = {"id", "@odata.type", "@odata.etag", *select.split(",")}
             full = {k: v for k, v in full.items() if k in keep}
         return full
+
+    def _list_messages(self, folder: Folder, immutable: bool) -> None:
+        """``GET …/messages`` with the one filter clients use here: ``internetMessageId eq '…'``."""
+        g = self.server.graph
+        found = [m for m in g.messages.values() if m.folder == folder.id]
+        flt = self.query.get("$filter")
+        if flt is not None:
+            m = re.fullmatch(r"internetMessageId eq '((?:[^']|'')*)'", flt.strip())
+            if m is None:
+                raise _Answer(400, {"error": {"code": "ErrorInvalidUrlQueryFilter",
+                                              "message": "Unsupported filter."}})
+            wanted = m.group(1).replace("''", "'")
+            found = [x for x in found if _internet_message_id(x.raw) == wanted]
+        top = int(self.query.get("$top", 10))
+        raise _Answer(200, {"value": [self._message_json(x, immutable, self.query.get("$select"))
+                                      for x in found[:top]]})
 
     def _move(self, msg: Message, immutable: bool) -> None:
         g = self.server.graph
@@ -624,6 +657,11 @@ def _assertion_ok(assertion: str, certificate: Any, client_id: str) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+def _internet_message_id(raw: bytes) -> str:
+    header = email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"]
+    return str(header or "").strip()
 
 
 def _b64url(text: str) -> bytes:

@@ -322,3 +322,23 @@ def test_a_refused_token_is_a_refused_login_and_the_service_backs_off():
         now[0] += svc.backoff.remaining()
     assert worker.calls == 8
     assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+@pytest.mark.parametrize(("in_sent_items", "posts"), [(True, 1), (False, 2)])
+def test_a_dropped_sendmail_is_looked_up_in_sent_items_before_it_is_sent_again(in_sent_items, posts):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "GET":
+            assert request.url.params["$filter"] == "internetMessageId eq '<r1@ink.goteborg.se>'"
+            return ok({"value": [{"id": "x"}] if in_sent_items else []})
+        if len([r for r in seen if r.method == "POST"]) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(202)
+
+    c, _ = client(handler)
+    message = reply()
+    message["Message-ID"] = "<r1@ink.goteborg.se>"
+    GraphOutbox(GraphSettings(mailbox="m@x.se"), c).deliver(message)
+    assert [r.method for r in seen].count("POST") == posts
