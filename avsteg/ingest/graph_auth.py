@@ -118,8 +118,10 @@ def graph_acquire_function(graph: GraphSettings) -> AcquireFunction:
     if missing:
         raise ConfigurationError("mailbox.transport = graph needs " + ", ".join(missing))
     credential = client_credential(graph)
-    authority = f"{graph.authority.rstrip('/')}/{graph.tenant_id}"
-    microsoft = graph.authority.rstrip("/").lower() == MICROSOFT_AUTHORITY
+    base = graph.authority.rstrip("/")
+    # The tenant is added to the authority; an authority given with it already is taken as is.
+    authority = base if base.lower().endswith(f"/{graph.tenant_id}".lower()) else f"{base}/{graph.tenant_id}"
+    microsoft = urlsplit(base).netloc.lower() == urlsplit(MICROSOFT_AUTHORITY).netloc
     app: Any = None
 
     def acquire(force: bool) -> Mapping[str, Any]:

@@ -6,10 +6,15 @@ Also makes the app's client certificate for certificate-based client credentials
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import ipaddress
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -83,3 +88,44 @@ def make_client_certificate(path: Path) -> x509.Certificate:
     )
     path.write_bytes(_pem_key(key) + cert.public_bytes(serialization.Encoding.PEM))
     return cert
+
+
+def assertion_ok(assertion: str, certificate: Any, client_id: str) -> bool:
+    """A client assertion (RFC 7523 JWT) signed by the app's registered certificate."""
+    if certificate is None:
+        return False
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    try:
+        head_b64, claims_b64, sig_b64 = assertion.split(".")
+        header = json.loads(b64url(head_b64))
+        claims = json.loads(b64url(claims_b64))
+        signature = b64url(sig_b64)
+    except (ValueError, json.JSONDecodeError):
+        return False
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    thumbs = {header.get("x5t"): hashlib.sha1(der).digest(),  # noqa: S324 - the protocol's
+              header.get("x5t#S256"): hashlib.sha256(der).digest()}
+    if not any(k and b64url(k) == v for k, v in thumbs.items()):
+        return False
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        return False
+    if float(claims.get("exp", 0)) < time.time():
+        return False
+    pad: Any = {"RS256": padding.PKCS1v15(),
+                "PS256": padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)}.get(header.get("alg"))
+    if pad is None:
+        return False
+    try:
+        certificate.public_key().verify(signature, f"{head_b64}.{claims_b64}".encode(), pad, hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+def b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
