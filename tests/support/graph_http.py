@@ -32,6 +32,7 @@ __all__ = ["GraphHTTPServer", "Handler", "Fault"]
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stalls
     server: GraphHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
@@ -292,7 +293,7 @@ class Handler(BaseHTTPRequestHandler):
                 "@odata.etag": f'W/"CQAAABYAAAB{m.seq}"',
                 "id": m.immutable_id if immutable else m.rest_id,
                 "isRead": m.is_read, "receivedDateTime": m.received,
-                "internetMessageId": internet_message_id(m.raw),
+                "internetMessageId": m.internet_message_id,
                 "parentFolderId": m.folder}
         if select:
             keep = {"id", "@odata.type", "@odata.etag", *select.split(",")}
@@ -310,7 +311,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise _Answer(400, {"error": {"code": "ErrorInvalidUrlQueryFilter",
                                               "message": "Unsupported filter."}})
             wanted = m.group(1).replace("''", "'")
-            found = [x for x in found if internet_message_id(x.raw) == wanted]
+            found = [x for x in found if x.internet_message_id == wanted]
         top = int(self.query.get("$top", 10))
         raise _Answer(200, {"value": [self._message_json(x, immutable, self.query.get("$select"))
                                       for x in found[:top]]})
@@ -410,7 +411,7 @@ class Handler(BaseHTTPRequestHandler):
         copy_id = "sent" + secrets.token_urlsafe(16)
         g.messages[copy_id] = Message(
             copy_id, g._rest_id(), sent_items.id, raw, True,
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), g.next_seq())
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), g.next_seq(), internet_message_id(raw))
         raise _Answer(202, None)
 
 

@@ -40,6 +40,7 @@ class Message:
     is_read: bool
     received: str  # receivedDateTime, ISO 8601 UTC
     seq: int  # change sequence number (delta)
+    internet_message_id: str = ""  # the Message-ID header, read once on delivery
 
 
 @dataclass
@@ -127,7 +128,7 @@ class GraphServer:
             imm = "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + secrets.token_urlsafe(24)
             received = received or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.messages[imm] = Message(imm, self._rest_id(), f.id, raw, is_read, received,
-                                         next(self._seq))
+                                         next(self._seq), internet_message_id(raw))
             return imm
 
     def mark_read(self, immutable_id: str, is_read: bool = True) -> None:
