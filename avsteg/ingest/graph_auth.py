@@ -8,7 +8,7 @@ token source:
   msal would ask Microsoft's instance discovery about any authority first (which fails offline
   and for a server that is not Microsoft's), so discovery is turned off unless the authority is
   Microsoft's public one; and msal talks through ``requests``, which trusts ``REQUESTS_CA_BUNDLE``
-  but not ``SSL_CERT_FILE``: its session is given whichever of the two is set;
+  but not ``SSL_CERT_FILE``: its session trusts the CAs of both;
 * an answer from the token endpoint that refuses us (a wrong secret, an unknown app or tenant, a
   certificate it does not know) is a permanent :class:`GraphAuthError` (spec 4: a refused login
   is not temporary), while an endpoint that cannot be reached stays transient.
@@ -16,16 +16,21 @@ token source:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-from collections.abc import Mapping
+import tempfile
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from avsteg.config.settings import GraphSettings
 from avsteg.domain.errors import ConfigurationError
-from avsteg.ingest.oauth import AcquireFunction, OAuthTokenProvider
+from avsteg.ingest.oauth import AcquireFunction, OAuthTokenProvider, TokenError
 from avsteg.ingest.ports import MailboxAuthError
+
+log = logging.getLogger(__name__)
 
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error"}
@@ -45,13 +50,50 @@ def host_of(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
-def ca_bundle() -> str | None:
-    """The CA file the process is told to trust (``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE``)."""
+def ca_files() -> list[str]:
+    """The CA files the process is told to trust: ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE``.
+
+    Both count: a machine may set one to the system bundle and a deployment (or a test) the
+    other to its own CA. Missing files are left out (a wrong path shows as a TLS error)."""
+    found: list[str] = []
     for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
         value = os.environ.get(name)
-        if value:
-            return value
-    return None
+        if value and os.path.isfile(value) and value not in found:
+            found.append(value)
+    return found
+
+
+_combined: dict[tuple[str, ...], str] = {}
+
+
+def ca_bundle() -> str | None:
+    """One CA file holding every CA of :func:`ca_files` (requests takes a single path)."""
+    files = ca_files()
+    if len(files) <= 1:
+        return files[0] if files else None
+    key = tuple(files)
+    if key not in _combined:
+        with tempfile.NamedTemporaryFile("wb", prefix="avsteg-ca-", suffix=".pem",
+                                         delete=False) as out:
+            for name in files:
+                out.write(Path(name).read_bytes().rstrip(b"\n") + b"\n")
+        _combined[key] = out.name
+    return _combined[key]
+
+
+def _requests_session(bundle: str | None) -> Any:
+    """A requests session for msal that trusts ``bundle`` even when ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` name another file (requests would let those win over ``verify``)."""
+    import requests
+
+    class _Session(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if bundle:
+                settings["verify"] = bundle
+            return settings
+
+    return _Session()
 
 
 def client_credential(graph: GraphSettings) -> str | dict[str, str]:
@@ -111,8 +153,16 @@ def _der() -> Any:
     return Encoding.DER
 
 
-def graph_acquire_function(graph: GraphSettings) -> AcquireFunction:
-    """``acquire(force)`` → msal's result; refusals raise :class:`GraphAuthError`."""
+TOKEN_WAITS = (1.0, 2.0, 4.0, 8.0)  # msal keeps a 429/5xx answer 5 s (or its Retry-After)
+
+
+def graph_acquire_function(graph: GraphSettings, *,
+                           sleep: Callable[[float], None] = time.sleep) -> AcquireFunction:
+    """``acquire(force)`` → msal's result; refusals raise :class:`GraphAuthError`.
+
+    A throttled (429), failing (5xx) or unreachable token endpoint is tried again a few times
+    (msal itself keeps a throttled answer for its ``Retry-After``, so a wait is needed first);
+    then the last problem is raised as it is and counts as temporary."""
     missing = [f"graph.{name}" for name in ("tenant_id", "client_id", "mailbox")
                if not getattr(graph, name)]
     if missing:
@@ -128,12 +178,8 @@ def graph_acquire_function(graph: GraphSettings) -> AcquireFunction:
         nonlocal app
         if app is None:
             import msal  # heavy; only the Graph transport needs it at run time
-            import requests
 
-            session = requests.Session()
-            bundle = ca_bundle()
-            if bundle:
-                session.verify = bundle
+            session = _requests_session(ca_bundle())
             app = msal.ConfidentialClientApplication(
                 graph.client_id, client_credential=credential, authority=authority,
                 instance_discovery=microsoft, http_client=session,
@@ -141,9 +187,25 @@ def graph_acquire_function(graph: GraphSettings) -> AcquireFunction:
             )
         if force:
             app.remove_tokens_for_client()
-        result: Mapping[str, Any] = app.acquire_token_for_client(scopes=[graph.scope])
+        for wait in (*TOKEN_WAITS, None):
+            try:
+                result: Mapping[str, Any] = app.acquire_token_for_client(scopes=[graph.scope])
+            except Exception as exc:  # noqa: BLE001 - requests/msal: connection, TLS, HTTP 5xx
+                if wait is None:
+                    raise
+                log.warning("token endpoint failed (%s: %s); trying again in %.0f s",
+                            type(exc).__name__, exc, wait)
+                sleep(wait)
+                continue
+            error = result.get("error")
+            if error is None or (isinstance(error, str) and error not in _TRANSIENT_TOKEN_ERRORS):
+                break
+            if wait is None:  # still throttled or unavailable: temporary for the caller
+                raise TokenError(f"token endpoint unavailable: {str(error)[:200]}")
+            log.warning("token endpoint answered %s; trying again in %.0f s", str(error)[:200], wait)
+            sleep(wait)
         error = result.get("error")
-        if error and error not in _TRANSIENT_TOKEN_ERRORS:
+        if error:
             description = str(result.get("error_description") or "").splitlines()[0:1]
             raise GraphAuthError(
                 host_of(graph.authority), f"app {graph.client_id} in tenant {graph.tenant_id}",

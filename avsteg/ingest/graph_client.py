@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.graph_auth import GraphAuthError, ca_bundle, host_of
+from avsteg.ingest.graph_auth import GraphAuthError, ca_files, host_of
 from avsteg.ingest.ports import TokenSource, refresh_token
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,15 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def ssl_context() -> ssl.SSLContext | bool:
-    """Trust ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE`` when set, else httpx's default."""
-    bundle = ca_bundle()
-    return ssl.create_default_context(cafile=bundle) if bundle else True
+    """Trust the CAs of ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE`` when set, else httpx's
+    default (certifi)."""
+    files = ca_files()
+    if not files:
+        return True
+    context = ssl.create_default_context()
+    for name in files:
+        context.load_verify_locations(cafile=name)
+    return context
 
 
 class GraphClient:

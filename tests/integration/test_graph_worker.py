@@ -246,3 +246,21 @@ def test_check_proves_token_mailbox_folders_and_send_permission_touching_nothing
     assert result.returncode == 1
     assert any(line.startswith("FEL graph token:") and "AADSTS7000215" in line
                for line in result.stdout.splitlines()), result.stdout
+
+
+@pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+def test_one_ca_variable_is_enough_and_a_failing_token_endpoint_is_waited_out(
+        graph_server, db_url, tmp_path, variable):
+    """The test CA in one of the two variables, the system bundle in the other (as a machine
+    that sets both by default would have); the token endpoint throttled, failing, dropping."""
+    backlog = mixed_backlog(3, tag=f"ca{variable[0]}")
+    _deliver(graph_server, backlog)
+    env = graph_environ(graph_server, db_url)
+    other = "REQUESTS_CA_BUNDLE" if variable == "SSL_CERT_FILE" else "SSL_CERT_FILE"
+    env[other] = "/etc/ssl/certs/ca-certificates.crt"
+    graph_server.fail(r"/oauth2/v2\.0/token$", 429, retry_after="1")
+    graph_server.fail(r"/oauth2/v2\.0/token$", 503)
+    graph_server.drop(r"/oauth2/v2\.0/token$")
+    avsteg(["run", "--once"], env, cwd=tmp_path)
+    assert graph_server.count("POST", r"/token$", 200) == 1
+    assert set(sent_by_original(graph_server)) == {m.message_id for m in backlog if m.kind != "human"}

@@ -71,6 +71,12 @@ class Handler(BaseHTTPRequestHandler):
                         self.close_connection = True
                         return  # closed without a byte of answer
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                    if not path.startswith("/v1.0/"):  # Entra ID's own error shape (OAuth 2.0)
+                        return self._send(method, path, fault.status, {
+                            "error": "temporarily_unavailable",
+                            "error_description": "AADSTS50196: The server terminated an operation "
+                                                 "because it encountered a client request loop.",
+                            "error_codes": [50196]}, headers)
                     code = {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(fault.status, "Fault")
                     return self._error(method, path, fault.status, code, "Injected fault.", headers)
         try:
