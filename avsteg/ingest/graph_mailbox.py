@@ -144,13 +144,20 @@ class GraphMailbox:
         graph_id = self.state.lookup(self.account, self.folder, [uid]).get(uid, (None, None))[0]
         if graph_id is None:
             return
-        destination = self.folder_id(target, create=True)
-        try:
-            self.client.post_json(f"{self._user}/messages/{quote(graph_id, safe='')}/move",
-                                  {"destinationId": destination}, headers=dict(self._prefer))
-        except GraphNotFound:
-            # Moved or deleted by someone else meanwhile: it is out of the folder either way.
-            log.info("message uid %s was gone before it could be moved to %s", uid, target)
+        move = f"{self._user}/messages/{quote(graph_id, safe='')}/move"
+        for attempt in (1, 2):
+            destination = self.folder_id(target, create=True)
+            try:
+                self.client.post_json(move, {"destinationId": destination}, headers=dict(self._prefer))
+                break
+            except GraphNotFound:
+                if attempt == 1:
+                    # The message, or the folder (deleted by a person since we looked it up):
+                    # look the folder up again (made if missing) and try once more.
+                    self._folder_ids.pop(target, None)
+                    continue
+                # Moved or deleted by someone else meanwhile: out of the folder either way.
+                log.info("message uid %s was gone before it could be moved to %s", uid, target)
         self.state.gone(self.account, self.folder, uid)
 
     def wait_for_news(self, timeout: float) -> bool:
@@ -169,6 +176,12 @@ class GraphMailbox:
         link = self.state.delta_link(self.account, self.folder)
         try:
             self._round(folder_id, link)
+        except GraphNotFound:
+            # The folder itself is gone (deleted, or made again with a new id): look it up
+            # afresh at the next poll, with a full round.
+            self._folder_ids.clear()
+            self.state.forget_delta_link(self.account, self.folder)
+            raise
         except GraphError as exc:
             if link is None or not _is_lost_sync_state(exc):
                 raise

@@ -264,3 +264,39 @@ def test_one_ca_variable_is_enough_and_a_failing_token_endpoint_is_waited_out(
     avsteg(["run", "--once"], env, cwd=tmp_path)
     assert graph_server.count("POST", r"/token$", 200) == 1
     assert set(sent_by_original(graph_server)) == {m.message_id for m in backlog if m.kind != "human"}
+
+
+def test_short_lived_and_revoked_tokens_are_replaced_without_losing_a_message(
+        graph_server, db_url, tmp_path):
+    import threading
+
+    backlog = mixed_backlog(10, tag="tok")
+    _deliver(graph_server, backlog)
+    graph_server.token_lifetime = 4  # renewed at half its life
+    revoke = threading.Timer(3.0, graph_server.expire_access_tokens)  # and once revoked outright
+    revoke.start()
+    try:
+        avsteg(["run", "--once"], graph_environ(graph_server, db_url), cwd=tmp_path)
+    finally:
+        revoke.cancel()
+    assert graph_server.count("POST", r"/token$", 200) >= 2
+    answered = {m.message_id for m in backlog if m.kind != "human"}
+    sent = sent_by_original(graph_server)
+    assert set(sent) == answered and [k for k, r in sent.items() if len(r) != 1] == []
+
+
+def test_a_folder_deleted_by_a_person_is_made_again(graph_server, db_url, tmp_path):
+    backlog = mixed_backlog(10, tag="del")
+    _deliver(graph_server, backlog[:5])
+    env = graph_environ(graph_server, db_url)
+    avsteg(["run", "--once"], env, cwd=tmp_path)
+    first = set(folder_state(graph_server, PROCESSED))
+    graph_server.delete_folder(PROCESSED)
+    assert folder_state(graph_server, PROCESSED) == {}
+    _deliver(graph_server, backlog[5:])
+    avsteg(["run", "--once"], env, cwd=tmp_path)
+    reports = {m.message_id for m in backlog[5:] if m.kind == "report"}
+    assert set(folder_state(graph_server, PROCESSED)) == reports and not first & reports
+    assert set(folder_state(graph_server, "Inbox")) == {m.message_id for m in backlog if m.kind == "human"}
+    sent = sent_by_original(graph_server)
+    assert set(sent) == {m.message_id for m in backlog if m.kind != "human"}

@@ -138,6 +138,20 @@ class GraphServer:
             m.is_read = is_read
             m.seq = next(self._seq)
 
+    def delete_folder(self, path: str) -> None:
+        """A person deletes a folder in Outlook: it and its messages go to Deleted Items."""
+        with self.lock:
+            f = self.folder_by_path(path)
+            assert f is not None, path
+            bin_ = self.folder_by_ref("deleteditems")
+            assert bin_ is not None
+            for m in self.messages.values():
+                if m.folder == f.id:
+                    seq = next(self._seq)
+                    self.removals.append((f.id, m.immutable_id, m.rest_id, seq))
+                    m.folder, m.rest_id, m.seq = bin_.id, self._rest_id(), seq
+            f.parent = bin_.id
+
     def in_folder(self, path: str) -> list[Message]:
         """Messages in a folder path such as ``Inbox`` or ``Avsteg/Registrerade``."""
         with self.lock:

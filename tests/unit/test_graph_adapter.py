@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import email
 import email.policy
+import json
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -342,3 +343,35 @@ def test_a_dropped_sendmail_is_looked_up_in_sent_items_before_it_is_sent_again(i
     message["Message-ID"] = "<r1@ink.goteborg.se>"
     GraphOutbox(GraphSettings(mailbox="m@x.se"), c).deliver(message)
     assert [r.method for r in seen].count("POST") == posts
+
+
+def test_a_move_into_a_folder_deleted_meanwhile_looks_the_folder_up_again(state):
+    folders = {"F1": "Done"}
+    moves: list[str] = []
+    fake = FakeGraph()
+    fake.pages = [[msg("A", "2026-11-01T00:00:00Z")]]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/mailFolders") and request.method == "GET":
+            return ok({"value": [{"id": k, "displayName": v} for k, v in folders.items()]})
+        if path.endswith("/mailFolders") and request.method == "POST":
+            folders["F2"] = json.loads(request.content)["displayName"]
+            return httpx.Response(201, json={"id": "F2"})
+        if path.endswith("/move"):
+            destination = json.loads(request.content)["destinationId"]
+            moves.append(destination)
+            return httpx.Response(201, json={"id": "A"}) if destination in folders else err(404, "ErrorItemNotFound")
+        return fake(request)
+
+    c, _ = client(handler)
+    box = GraphMailbox(GraphSettings(mailbox="m@x.se", processed_folder="Done"), c, state,
+                       sleep=lambda s: None)
+    box.open()
+    [uid] = box.uids()
+    box.folder_id("Done", create=True)  # looked up (F1) ...
+    del folders["F1"]  # ... then a person deletes it
+    box.file_away(uid, "processed")
+    assert moves == ["F1", "F2"]
+    fake.pages = [[]]
+    assert box.uids() == []
