@@ -1,41 +1,38 @@
 """The composition root: the one place that turns settings into real adapters.
 
 Commands call these functions; tests call them with their own settings (a Dovecot port, an
-aiosmtpd port, a PostgreSQL URL) or wire fakes directly into :class:`Pipeline`.
+aiosmtpd port, a PostgreSQL URL) or wire fakes directly into :class:`Pipeline` and
+:class:`Worker`. Nothing else in the package constructs a database, a mailbox, an outbox or a
+converter.
 """
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
-from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy
-from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
-from avsteg.storage.database import Database, DatabaseMissing
+from avsteg.ingest.folder_outbox import FolderOutbox
+from avsteg.ingest.imap_mailbox import ImapMailbox
+from avsteg.ingest.oauth import token_provider_from_settings
+from avsteg.ingest.ports import Mailbox, Outbox
+from avsteg.ingest.smtp_outbox import SmtpOutbox
+from avsteg.parsers.convert import libreoffice_converter
+from avsteg.services.handled import ReplyPolicy
+from avsteg.services.jobs import add_jobs
+from avsteg.services.pipeline import Converter, Pipeline
+from avsteg.services.worker import Worker
+from avsteg.storage.database import Database, open_register
 
 
 def open_database(settings: Settings, *, upgrade: bool = True, must_exist: bool = False) -> Database:
-    """The register's database, migrated to the newest schema.
-
-    ``must_exist`` (list, show, export, status, withdraw, …): nothing is created — a missing SQLite file or
-    a database that was never migrated is a DatabaseMissing error that says so, instead of an
-    empty register that looks like lost data. An existing register is still upgraded.
-    """
-    db = Database(settings.database.url, echo=settings.database.echo, create=not must_exist)
-    try:
-        if must_exist and db.current_revision() is None:
-            raise DatabaseMissing(
-                f"{db.url.render_as_string(hide_password=True)} holds no register (never "
-                "migrated); check database.url — `avsteg run` or `avsteg ingest` creates it")
-        if upgrade:
-            db.upgrade()
-    except BaseException:
-        db.dispose()
-        raise
-    return db
+    """The register's database, migrated; ``must_exist``: never created (see open_register)."""
+    return open_register(settings.database.url, echo=settings.database.echo,
+                         must_exist=must_exist, upgrade=upgrade)
 
 
 def schema_of(settings: Settings) -> Schema:
@@ -52,12 +49,15 @@ def triage_policy(settings: Settings) -> Policy:
     )
 
 
+def build_converter() -> Converter | None:
+    """LibreOffice conversion of .doc/.xls/.odt/.ods to .docx/.xlsx; None without LibreOffice."""
+    return libreoffice_converter()
+
+
 def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = True) -> Pipeline:
     convert = None
     if settings.policy.convert_legacy and shutil.which("soffice"):
-        from avsteg.parsers.convert import libreoffice_converter
-
-        convert = libreoffice_converter()
+        convert = build_converter()
     return Pipeline(
         db=db,
         schema=schema_of(settings),
@@ -72,48 +72,35 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
     )
 
 
-def build_outbox(settings: Settings, directory: str | Path | None = None):
+def build_outbox(settings: Settings, directory: str | Path | None = None) -> Outbox:
     """Replies go to a folder (demo, ``ingest --outbox``), to Graph's sendMail or to SMTP."""
     directory = directory or settings.worker.outbox_dir
     if directory:
-        from avsteg.ingest.folder_outbox import FolderOutbox
-
         return FolderOutbox(Path(directory))
     if settings.mailbox.transport == "graph":
-        from avsteg.ingest.graph_outbox import GraphOutbox
+        from avsteg.ingest.graph_outbox import GraphOutbox  # httpx: only for transport graph
 
         return GraphOutbox(settings.graph, graph_client(settings))
-    from avsteg.ingest.smtp_outbox import SmtpOutbox
-
     return SmtpOutbox(settings.smtp, envelope_from=settings.policy.service_address,
                       token_provider=_smtp_token_provider(settings))
 
 
-def _smtp_token_provider(settings: Settings):
+def _smtp_token_provider(settings: Settings) -> Callable[[], str] | None:
     if settings.smtp.auth != "xoauth2":
         return None
-    from avsteg.ingest.oauth import token_provider_from_settings
-
     return token_provider_from_settings(settings.imap)  # one app registration for IMAP and SMTP
 
 
-# -- the mailbox -------------------------------------------------------------------------------
-# Function-level imports below: each transport pulls in its own libraries (imapclient, or httpx
-# and msal), and a command that never touches the mailbox should not pay for either.
-
-
-def build_mailbox(settings: Settings, db: Database | None):
-    """The ``Mailbox`` port for ``mailbox.transport``: IMAP, or Microsoft Graph."""
+def make_mailbox(settings: Settings, db: Database | None = None) -> Mailbox:
+    """The mailbox of ``mailbox.transport``: IMAP (also the IDLE watcher's own connection) or
+    Microsoft Graph, which keeps its delta links and id map in the database ``db``."""
     if settings.mailbox.transport == "graph":
-        if db is None:
-            raise ConfigurationError("the Graph mailbox keeps its delta links in the database")
-        from avsteg.ingest.graph_mailbox import GraphMailbox
-        from avsteg.storage.graph_state import SqlGraphState
+        from avsteg.ingest.graph_mailbox import GraphMailbox, NoGraphState  # httpx: graph only
+        from avsteg.storage.graph_state import SqlGraphState  # only the Graph transport's state
 
-        return GraphMailbox(settings.graph, graph_client(settings), SqlGraphState(db))
-    from avsteg.ingest.imap_mailbox import ImapMailbox
-    from avsteg.ingest.oauth import token_provider_from_settings
-
+        # Without a database (``avsteg check``) it can look folders up, but never sync.
+        state = SqlGraphState(db) if db is not None else NoGraphState()
+        return GraphMailbox(settings.graph, graph_client(settings), state)
     token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
     return ImapMailbox(
         settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
@@ -121,19 +108,44 @@ def build_mailbox(settings: Settings, db: Database | None):
     )
 
 
-_graph_tokens: dict[tuple[str | None, ...], object] = {}
+def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
+                 mailbox: Mailbox | None = None, outbox: Outbox | None = None) -> Worker:
+    """The worker of ``avsteg run``: the real mailbox and outbox unless given others."""
+    pipeline = build_pipeline(settings, db, send_replies=send_replies)
+    mailbox = mailbox or make_mailbox(settings, db)
+    if pipeline.replies.send and outbox is None:
+        outbox = build_outbox(settings)
+    on_sent = None
+    if settings.imap.sent_folder and hasattr(mailbox, "append_sent"):
+        on_sent = mailbox.append_sent
+    account = getattr(mailbox, "account", None) or settings.imap.account or (
+        f"{settings.imap.username}@{settings.imap.host}")
+    return Worker(
+        pipeline=pipeline, db=db, mailbox=mailbox, outbox=outbox if pipeline.replies.send else None,
+        account=account, folder=getattr(mailbox, "folder", None) or settings.imap.folder,
+        lease_seconds=settings.worker.lease_seconds,
+        backoff_seconds=settings.smtp.backoff_seconds, max_reply_attempts=settings.smtp.max_attempts,
+        on_sent=on_sent,
+    )
 
 
-def graph_client(settings: Settings):
+_graph_tokens: dict[tuple[str | None, ...], Any] = {}
+
+
+def graph_client(settings: Settings) -> Any:
     """A Graph client; mailbox and outbox of one process share one token (one msal cache)."""
-    from avsteg.ingest.graph_auth import graph_token_provider
-    from avsteg.ingest.graph_client import GraphClient
+    from avsteg.ingest.graph_auth import graph_token_provider  # msal: only for transport graph
+    from avsteg.ingest.graph_client import GraphClient  # httpx: only for transport graph
 
     g = settings.graph
     key = (g.authority, g.tenant_id, g.client_id, g.client_secret, g.certificate_path, g.scope)
     token = _graph_tokens.get(key)
     if token is None:
         token = _graph_tokens[key] = graph_token_provider(g)
-    return GraphClient(g.base_url, token, timeout=g.timeout_seconds,  # type: ignore[arg-type]
-                       max_retries=g.max_retries, max_wait=g.max_wait_seconds,
-                       identity=f"app {g.client_id} for {g.mailbox}")
+    return GraphClient(g.base_url, token, timeout=g.timeout_seconds, max_retries=g.max_retries,
+                       max_wait=g.max_wait_seconds, identity=f"app {g.client_id} for {g.mailbox}")
+
+
+def scheduled_jobs(settings: Settings, db: Database) -> Callable[[Any], object]:
+    """What the service adds to its scheduler besides the poll: the digest and reminders."""
+    return lambda scheduler: add_jobs(scheduler, settings, db)

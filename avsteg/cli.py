@@ -1,8 +1,8 @@
 """The ``avsteg`` command: one subcommand per module in :mod:`avsteg.commands`.
 
 Each command module exposes ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``. Modules are imported only when their command runs, so ``avsteg parse``
-does not pay for SQLAlchemy or imapclient.
+``run(args) -> int``. Only the command that runs is imported (``avsteg --help`` and a typo
+stay instant); everything it needs is wired by :mod:`avsteg.bootstrap`.
 """
 from __future__ import annotations
 

@@ -84,9 +84,8 @@ def floor(server) -> tuple[float, int]:
 
 
 def worker_child() -> None:
-    from avsteg.bootstrap import open_database
+    from avsteg.bootstrap import build_worker, open_database
     from avsteg.config.settings import Settings
-    from avsteg.ingest.service import build_worker
 
     settings = Settings()
     db = open_database(settings)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from avsteg.commands.common import add_db_argument, output_path, say
 from avsteg.commands.export import add_period_arguments, load_register
+from avsteg.register.board_report import build_board_report
 
 HELP = "write the board report (Word) with the period's deviations, figures and a chart"
 
@@ -17,8 +18,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.register.board_report import build_board_report
-
     path, _fmt = output_path(args.output, formats={".docx": "docx"})
     schema, register = load_register(args)  # configuration errors exit 2, a server down 75
     data = build_board_report(register, schema, today=dt.date.today())

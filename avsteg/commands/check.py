@@ -8,8 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from avsteg.bootstrap import build_outbox, make_mailbox
 from avsteg.commands.common import add_db_argument, settings_from
+from avsteg.config.settings import missing_for_mail
 from avsteg.domain.errors import ConfigurationError
+from avsteg.services.checks import run_checks, standard_checks
 
 HELP = "check settings, schema, database and the mail logins without touching any mail"
 
@@ -19,9 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.config.strict import missing_for_mail
-    from avsteg.services.checks import run_checks, standard_checks
-
     try:
         settings = settings_from(args)
     except ConfigurationError as exc:
@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         print("FEL settings: missing " + ", ".join(missing))
     else:
         print(f"OK  settings: {source}, {variables} AVSTEG_ variables")
-    results = run_checks(standard_checks(settings))
+    results = run_checks(standard_checks(settings, mailbox_factory=lambda: make_mailbox(settings),
+                                         outbox_factory=lambda: build_outbox(settings)))
     for result in results:
         print(result.line(), flush=True)
     if missing:

@@ -9,6 +9,10 @@ import argparse
 import datetime as dt
 
 from avsteg.commands.common import add_db_argument, output_path, say, settings_from
+from avsteg.config.schema import load_schema
+from avsteg.register.export import build_csv, build_xlsx
+from avsteg.storage.database import open_register
+from avsteg.storage.read_model.register import register_rows
 
 EXPORT_FORMATS = {".xlsx": "xlsx", ".csv": "csv"}
 
@@ -33,12 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_register(args: argparse.Namespace):
     """Settings, schema and the register for the period the arguments name."""
-    from avsteg.bootstrap import open_database, schema_of
-    from avsteg.register.query import register_rows
+    # Not avsteg.bootstrap: an export needs the database, not the mail pipeline's imports.
 
     settings = settings_from(args)
-    schema = schema_of(settings)
-    db = open_database(settings, must_exist=True)  # a mistyped path is an error, not 0 reports
+    schema = load_schema(settings.schema_file)
+    # A mistyped path is an error, not an empty register of 0 reports.
+    db = open_register(settings.database.url, echo=settings.database.echo, must_exist=True)
     try:
         with db.unit_of_work(readonly=True) as s:
             register = register_rows(s, year=args.year, date_from=args.date_from,
@@ -49,8 +53,6 @@ def load_register(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.register.export import build_csv, build_xlsx
-
     path, fmt = output_path(args.output, formats=EXPORT_FORMATS, fmt=args.format)
     schema, register = load_register(args)  # configuration errors exit 2, a server down 75
     data = build_csv(register, schema) if fmt == "csv" else build_xlsx(

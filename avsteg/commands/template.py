@@ -6,6 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from avsteg.commands.common import output_path
+from avsteg.config.schema import load_schema
+from avsteg.config.settings import load_settings
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
+
 HELP = "write a blank template (Word or Excel, Händelserapport or Helårsrapport)"
 
 FORMATS = ("docx", "xlsx")
@@ -28,11 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: the command registry must stay cheap to load.
-    from avsteg.commands.common import output_path
-    from avsteg.config.schema import load_schema
-    from avsteg.config.settings import load_settings
-
     out = Path(args.output).expanduser()
     fmt = args.format
     if not out.is_dir():  # a directory gets a file named after the schema, checked below
@@ -42,10 +43,7 @@ def run(args: argparse.Namespace) -> int:
     schema = load_schema(settings.schema_file)
     if out.is_dir():
         out = out / f"{schema.identifier}-{args.kind}-v{schema.version}.{fmt}"
-    if fmt == "docx":
-        from avsteg.templates.docx_template import build_docx as build
-    else:
-        from avsteg.templates.xlsx_template import build_xlsx as build
+    build = build_docx if fmt == "docx" else build_xlsx
     out.write_bytes(build(schema, args.kind))
     print(f"wrote {schema.kinds[args.kind]} ({fmt}) to {out}", file=sys.stderr)
     return 0

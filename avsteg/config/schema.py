@@ -66,7 +66,11 @@ def load_schema(path: str | Path | None = None) -> Schema:
     if problems:
         raise ConfigurationError(join_problems(problems, "the schema file"))
     with open(path, "rb") as fh:
-        return schema_from_dict(tomllib.load(fh))
+        data = tomllib.load(fh)
+    try:
+        return schema_from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:  # what the line-by-line check cannot see
+        raise ConfigurationError(f"schema file {path}: {exc}") from exc
 
 
 def schema_problems(path: str | Path | None = None) -> list[str]:

@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from avsteg.config.strict import SETTINGS_PREFIX as PREFIX
 from avsteg.config.strict import (
     database_url_problem,
     describe_errors,
@@ -232,3 +233,42 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     if problems or settings is None:
         raise ConfigurationError(join_problems(problems))
     return settings
+
+
+def missing_for_mail(settings: Settings, *, replies: bool = True) -> list[str]:
+    """Every setting the mailbox worker needs and does not have (all at once, not one by one)."""
+    if settings.mailbox.transport == "graph":
+        graph = settings.graph
+        missing = [name for name in ("graph.tenant_id", "graph.client_id", "graph.mailbox")
+                   if not _value(settings, name)]
+        if not (graph.client_secret or graph.certificate_path):
+            missing.append("graph.client_secret")  # or graph.certificate_path
+        return missing
+    imap, smtp = settings.imap, settings.smtp
+    needed = ["imap.host", "imap.username"]
+    if imap.auth == "password":
+        needed.append("imap.password")
+    oauth = imap.auth == "xoauth2" or (replies and smtp.auth == "xoauth2")
+    if oauth:
+        needed += ["imap.tenant_id", "imap.client_id", "imap.client_secret"]
+    if replies and settings.worker.send_replies and not settings.worker.outbox_dir:
+        needed.append("smtp.host")
+        if smtp.auth == "xoauth2":
+            needed.append("smtp.username")
+        elif smtp.auth == "password" and smtp.username:
+            needed.append("smtp.password")
+    return [name for name in needed if not _value(settings, name)]
+
+
+def _value(settings: Settings, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return getattr(getattr(settings, section), key)
+
+
+def require_mail_settings(settings: Settings, *, replies: bool = True) -> None:
+    """Raise one ConfigurationError naming every missing setting (and its variable)."""
+    missing = missing_for_mail(settings, replies=replies)
+    if missing:
+        names = ", ".join(
+            f"{name} ({PREFIX}{name.replace('.', '__').upper()})" for name in missing)
+        raise ConfigurationError(f"missing settings: {names}")

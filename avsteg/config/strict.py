@@ -11,14 +11,9 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
-
-from avsteg.domain.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from avsteg.config.settings import Settings
 
 SETTINGS_PREFIX = "AVSTEG_"
 
@@ -185,42 +180,3 @@ def database_url_problem(url: str) -> str | None:
 def _hide_password(text: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text) if "://" in text else re.sub(
         r"^([^:/@]*:)[^@]*@", r"\1***@", text)
-
-
-def missing_for_mail(settings: Settings, *, replies: bool = True) -> list[str]:
-    """Every setting the mailbox worker needs and does not have (all at once, not one by one)."""
-    if settings.mailbox.transport == "graph":
-        graph = settings.graph
-        needed = ["graph.tenant_id", "graph.client_id", "graph.mailbox"]
-        missing = [name for name in needed if not _value(settings, name)]
-        if not (graph.client_secret or graph.certificate_path):
-            missing.append("graph.client_secret")  # or graph.certificate_path
-        return missing
-    imap, smtp = settings.imap, settings.smtp
-    needed = ["imap.host", "imap.username"]
-    if imap.auth == "password":
-        needed.append("imap.password")
-    oauth = imap.auth == "xoauth2" or (replies and smtp.auth == "xoauth2")
-    if oauth:
-        needed += ["imap.tenant_id", "imap.client_id", "imap.client_secret"]
-    if replies and settings.worker.send_replies and not settings.worker.outbox_dir:
-        needed.append("smtp.host")
-        if smtp.auth == "xoauth2":
-            needed.append("smtp.username")
-        elif smtp.auth == "password" and smtp.username:
-            needed.append("smtp.password")
-    return [name for name in needed if not _value(settings, name)]
-
-
-def _value(settings: Settings, dotted: str) -> Any:
-    section, _, key = dotted.partition(".")
-    return getattr(getattr(settings, section), key)
-
-
-def require_mail_settings(settings: Settings, *, replies: bool = True) -> None:
-    """Raise one ConfigurationError naming every missing setting (and its variable)."""
-    missing = missing_for_mail(settings, replies=replies)
-    if missing:
-        names = ", ".join(
-            f"{name} ({SETTINGS_PREFIX}{name.replace('.', '__').upper()})" for name in missing)
-        raise ConfigurationError(f"missing settings: {names}")

@@ -63,6 +63,13 @@ class GraphState(Protocol):
     def gone(self, account: str, folder: str, uid: int, *, left_in_place: bool = False) -> None: ...
 
 
+class NoGraphState:
+    """The state of a Graph mailbox that must not sync (``avsteg check``: nothing touched)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigurationError(f"this Graph mailbox has no database to keep its state ({name})")
+
+
 def _is_lost_sync_state(exc: GraphError) -> bool:
     """410 Gone is what the docs say for a forgotten delta token. Other Graph resources answer
     400 ``syncStateNotFound``/``SyncStateInvalid`` instead; we are not sure Outlook never does,

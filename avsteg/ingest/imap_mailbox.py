@@ -17,6 +17,7 @@ Why it looks the way it does:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import time
@@ -28,7 +29,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from avsteg.config.settings import ImapSettings
-from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
 from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.ports import (
     FetchedMessage,
@@ -106,10 +107,6 @@ class ImapMailbox:
         self._known_folders: set[str] = set()
         self._connections = 0  # sessions opened so far; a change means we may have missed news
         self._high_uid: int | None = None  # highest UID uids() has reported
-
-    @property
-    def server(self) -> str:
-        return f"{self.settings.host}:{self.settings.effective_port}"
 
     @property
     def account(self) -> str:
@@ -226,13 +223,7 @@ class ImapMailbox:
         """Log out; errors are irrelevant at this point."""
         client, self._client = self._client, None
         if client is not None:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                try:
-                    client.shutdown()
-                except Exception:  # noqa: BLE001
-                    pass
+            _logout(client)
 
     def __enter__(self) -> Self:
         return self
@@ -279,11 +270,10 @@ class ImapMailbox:
         try:
             self._client = client
             self._select(client)
-        except TransientError:
+        except (*_DROPPED, IMAPClientError, TransientError) as exc:
             self._drop(client)
-            raise
-        except (*_DROPPED, IMAPClientError) as exc:
-            self._drop(client)
+            if isinstance(exc, TransientError):
+                raise
             raise TransientError(f"IMAP session setup failed: {exc}") from exc
         self._connections += 1
         log.debug("connected to IMAP %s as %s", self.settings.host, self.settings.username)
@@ -293,13 +283,8 @@ class ImapMailbox:
         """A new connection, TLS as configured, logged in; no folder selected."""
         s = self.settings
         try:
-            client = IMAPClient(
-                s.host,
-                s.effective_port,
-                ssl=s.ssl,
-                ssl_context=self._ssl_context,
-                timeout=s.timeout_seconds,
-            )
+            client = IMAPClient(s.host, s.effective_port, ssl=s.ssl,
+                                ssl_context=self._ssl_context, timeout=s.timeout_seconds)
         except (*_DROPPED, IMAPClientError) as exc:
             reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
             raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {reason}") from exc
@@ -307,41 +292,31 @@ class ImapMailbox:
             if not s.ssl and s.starttls:
                 client.starttls(self._ssl_context or ssl.create_default_context())
             self._login(client)
-        except (TransientError, MailboxAuthError):
+        except (*_DROPPED, IMAPClientError, TransientError, LoginRefusedError) as exc:
             self._drop(client)
-            raise
-        except (*_DROPPED, IMAPClientError) as exc:
-            self._drop(client)
+            if isinstance(exc, TransientError | LoginRefusedError):
+                raise
             reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
             raise TransientError(f"IMAP session setup failed: {reason}") from exc
         return client
 
     def inspect(self) -> dict[str, int | None]:
-        """For ``avsteg check``: log in, then for the folder and every configured target folder
-        its message count (EXAMINE, read-only: no flag or \\Recent changes), None when missing.
-        Nothing is selected read-write, created, moved or flagged."""
+        """``avsteg check``: each configured folder's message count (None: missing), read with
+        EXAMINE on a session of its own — nothing is selected read-write, created or flagged."""
         s = self.settings
         names = [s.folder, *(f for f in (s.processed_folder, s.rejected_folder, s.sent_folder) if f)]
         client = self._session()
         try:
-            found: dict[str, int | None] = {}
-            for name in dict.fromkeys(names):
-                if not client.folder_exists(name):
-                    found[name] = None
-                    continue
-                info = client.select_folder(name, readonly=True)
-                found[name] = int(info.get(b"EXISTS", 0))
-            return found
+            return {name: int(client.select_folder(name, readonly=True).get(b"EXISTS", 0))
+                    if client.folder_exists(name) else None for name in dict.fromkeys(names)}
         except (*_DROPPED, IMAPClientError) as exc:
             raise TransientError(f"IMAP folder check failed: {server_text(exc)}") from exc
         finally:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001 - the connection may be gone already
-                self._drop(client)
+            _logout(client)
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
+        server = f"{s.host}:{s.effective_port}"
         if s.auth == "password":
             user, password = s.username or "", s.password or ""
             try:
@@ -350,7 +325,7 @@ class ImapMailbox:
                 else:  # LOGIN sends ASCII only; AUTHENTICATE PLAIN carries UTF-8 (RFC 4616)
                     client.plain_login(user, password)
             except LoginError as exc:
-                raise MailboxAuthError("IMAP", self.server, s.username or "", server_text(exc)) from exc
+                raise MailboxAuthError("IMAP", server, s.username or "", server_text(exc)) from exc
             return
         assert self._token is not None
         for attempt in (1, 2):
@@ -359,9 +334,8 @@ class ImapMailbox:
                 return
             except LoginError as exc:
                 if attempt == 2:
-                    raise MailboxAuthError(
-                        "IMAP", self.server, s.username or "", f"XOAUTH2: {server_text(exc)}"
-                    ) from exc
+                    raise MailboxAuthError("IMAP", server, s.username or "",
+                                           f"XOAUTH2: {server_text(exc)}") from exc
                 log.info("XOAUTH2 token refused; fetching a fresh one")
                 refresh_token(self._token)
 
@@ -412,7 +386,14 @@ class ImapMailbox:
         if client is self._client:
             self._client = None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):  # it is broken already
                 client.shutdown()
-            except Exception:  # noqa: BLE001 - it is broken already
-                pass
+
+
+def _logout(client: IMAPClient) -> None:
+    """LOGOUT, or just close the socket when the connection is gone already."""
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        with contextlib.suppress(Exception):
+            client.shutdown()

@@ -20,7 +20,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from avsteg.config.settings import SmtpSettings
-from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError
 from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.oauth import xoauth2_string
 from avsteg.ingest.ports import (
@@ -142,7 +142,7 @@ class SmtpOutbox:
             smtp.ehlo_or_helo_if_needed()
             self._login(smtp)
             return smtp
-        except (TemporaryDeliveryError, SmtpAuthError):
+        except (TemporaryDeliveryError, LoginRefusedError):
             if smtp is not None:
                 _quit(smtp)
             raise

@@ -10,15 +10,18 @@ neither created nor migrated.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from avsteg.config.schema import schema_problems
+from avsteg.config.schema import load_schema, schema_problems
 from avsteg.config.settings import Settings
 from avsteg.config.strict import join_problems
 from avsteg.domain.errors import AvstegError, ConfigurationError
+from avsteg.ingest.oauth import token_provider_from_settings
+from avsteg.services.graph_checks import GraphChecks
 from avsteg.storage.database import Database, DatabaseMissing
 
 
@@ -55,16 +58,23 @@ def run_checks(checks: list[Check]) -> list[Result]:
     return results
 
 
-def standard_checks(settings: Settings, *, mailbox_factory: Callable[[], Any] | None = None,
-                    outbox_factory: Callable[[], Any] | None = None) -> list[Check]:
-    """Schema, database, OAuth token (with xoauth2), IMAP login and folders, SMTP login."""
+def standard_checks(settings: Settings, *, mailbox_factory: Callable[[], Any],
+                    outbox_factory: Callable[[], Any]) -> list[Check]:
+    """Schema, database, OAuth token (with xoauth2), IMAP login and folders, SMTP login.
+
+    The factories come from the composition root (the real IMAP mailbox and SMTP outbox);
+    tests pass fakes. They are called only when their check runs.
+    """
     checks = [Check("schema", lambda: check_schema(settings)),
               Check("database", lambda: check_database(settings))]
     if settings.mailbox.transport == "graph":
-        return checks + _graph_checks(settings, mailbox_factory)
+        graph = GraphChecks(settings, mailbox_factory)
+        return checks + [Check("graph token", graph.token), Check("graph mailbox", graph.mailbox),
+                         Check("graph folders", graph.folders),
+                         Check("graph send permission", graph.send)]
     if "xoauth2" in (settings.imap.auth, settings.smtp.auth):
         checks.append(Check("oauth token", lambda: check_token(settings)))
-    imap = _ImapCheck(settings, mailbox_factory or (lambda: _mailbox(settings)))
+    imap = _ImapCheck(settings, mailbox_factory)
     checks += [Check("imap login", imap.login), Check("imap folders", imap.folders)]
     checks.append(Check("smtp login", lambda: check_smtp(settings, outbox_factory)))
     return checks
@@ -74,8 +84,6 @@ def standard_checks(settings: Settings, *, mailbox_factory: Callable[[], Any] | 
 
 
 def check_schema(settings: Settings) -> str:
-    from avsteg.config.schema import load_schema
-
     problems = schema_problems(settings.schema_file)
     if problems:
         raise CheckFailed(join_problems(problems, "the schema file"))
@@ -110,20 +118,20 @@ def check_database(settings: Settings) -> str:
 
 
 def check_token(settings: Settings) -> str:
-    from avsteg.ingest.oauth import token_provider_from_settings
-
     token = token_provider_from_settings(settings.imap)()
     authority = settings.imap.authority or f"https://login.microsoftonline.com/{settings.imap.tenant_id}"
     return (f"access token for client {settings.imap.client_id} from {authority} "
             f"({len(token)} characters, scope {settings.imap.oauth_scope})")
 
 
-def check_smtp(settings: Settings, outbox_factory: Callable[[], Any] | None = None) -> str:
+def check_smtp(settings: Settings, outbox_factory: Callable[[], Any]) -> str:
     if settings.worker.outbox_dir:
         return f"not used: replies are written to {settings.worker.outbox_dir} (worker.outbox_dir)"
     if not settings.worker.send_replies:
         return "not used: worker.send_replies = false"
-    outbox = outbox_factory() if outbox_factory else _outbox(settings)
+    outbox = outbox_factory()
+    if not hasattr(outbox, "verify"):
+        raise ConfigurationError("replies do not go by SMTP")
     greeting = outbox.verify()
     s = settings.smtp
     tls = "TLS" if s.ssl else ("STARTTLS" if s.starttls else "no TLS")
@@ -167,46 +175,5 @@ class _ImapCheck:
         return "; ".join(parts)
 
 
-def _graph_checks(settings: Settings, factory: Callable[[], Any] | None) -> list[Check]:
-    """Token, mailbox, folders, send permission: one Graph client for the four lines."""
-    from avsteg.services.graph_checks import GraphChecks
-
-    graph = GraphChecks(settings, factory or (lambda: _graph_mailbox(settings)))
-    return [Check("graph token", graph.token), Check("graph mailbox", graph.mailbox),
-            Check("graph folders", graph.folders), Check("graph send permission", graph.send)]
-
-
-def _graph_mailbox(settings: Settings) -> Any:
-    """The worker's own Graph mailbox, over a database that is never written (nothing synced)."""
-    from avsteg.bootstrap import graph_client
-    from avsteg.ingest.graph_mailbox import GraphMailbox
-
-    return GraphMailbox(settings.graph, graph_client(settings), _NoState())
-
-
-class _NoState:
-    """Graph state for ``check``: folder lookups only, so nothing here is ever asked."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise CheckFailed(f"avsteg check must not sync the mailbox (asked for {name})")
-
-
-def _mailbox(settings: Settings) -> Any:
-    from avsteg.ingest.service import make_mailbox
-
-    return make_mailbox(settings)
-
-
-def _outbox(settings: Settings) -> Any:
-    from avsteg.bootstrap import build_outbox
-
-    outbox = build_outbox(settings)
-    if not hasattr(outbox, "verify"):
-        raise ConfigurationError("replies do not go by SMTP")
-    return outbox
-
-
 def _writable(directory: Path) -> bool:
-    import os
-
     return os.access(directory, os.W_OK)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avsteg.domain.errors import AvstegError, ConfigurationError, TransientError
 
+__all__ = ["MIGRATIONS_DIR", "Database", "Session"]  # Session: for type hints outside storage
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -44,8 +46,10 @@ _MISCONFIGURED = ("password authentication failed", "does not exist", "no passwo
 
 
 def translate(error: BaseException) -> AvstegError:
-    """A SQLAlchemy error as ours: ConfigurationError when the URL itself is wrong (exit 2),
-    TransientError otherwise (a server that is down or a lock: retry later, exit 75)."""
+    """A SQLAlchemy error at start-up (the first connection, migrations) as ours:
+    ConfigurationError when the URL itself is wrong (exit 2), TransientError otherwise (a server
+    that is down: retry later, exit 75). Later errors are always transient: a database that
+    disappears under a running worker is an outage, not a typo."""
     text = str(getattr(error, "orig", None) or error)
     if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.ArgumentError) and any(
         marker in text.lower() for marker in _MISCONFIGURED
@@ -129,7 +133,7 @@ class Database:
             # without expiring the loaded objects, so they stay readable afterwards.
         except exc.SQLAlchemyError as error:
             _safe_rollback(session)
-            raise translate(error) from error
+            raise TransientError(f"database: {_describe(error)}") from error
         except BaseException:
             _safe_rollback(session)
             raise
@@ -156,16 +160,14 @@ class Database:
         except exc.SQLAlchemyError as error:
             raise translate(error) from error
 
-    def known_revision(self, revision: str) -> bool:
+    @staticmethod
+    def known_revision(revision: str) -> bool:
         """Whether ``revision`` is one of ours (a newer avsteg may have migrated further)."""
-        from alembic.config import Config
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
         try:
-            return ScriptDirectory.from_config(config).get_revision(revision) is not None
+            return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
         except CommandError:
             return False
 
@@ -182,7 +184,7 @@ class Database:
         try:
             return sorted(inspect(self.engine).get_table_names())
         except exc.SQLAlchemyError as error:
-            raise translate(error) from error
+            raise TransientError(f"database: {_describe(error)}") from error
 
     def _alembic(self, command_name: str, revision: str) -> None:
         from alembic import command
@@ -208,6 +210,28 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def open_register(url: str, *, echo: bool = False, must_exist: bool = False,
+                  upgrade: bool = True) -> Database:
+    """The register's database, migrated to the newest schema.
+
+    ``must_exist`` (list, show, export, status, withdraw, …): nothing is created — a missing
+    SQLite file or a database that was never migrated is a DatabaseMissing error that says so,
+    instead of an empty register that looks like lost data. An existing register is upgraded.
+    """
+    db = Database(url, echo=echo, create=not must_exist)
+    try:
+        if must_exist and db.current_revision() is None:
+            raise DatabaseMissing(
+                f"{db.url.render_as_string(hide_password=True)} holds no register (never "
+                "migrated); check database.url — `avsteg run` or `avsteg ingest` creates it")
+        if upgrade:
+            db.upgrade()
+    except BaseException:
+        db.dispose()
+        raise
+    return db
 
 
 def _safe_rollback(session: Session) -> None:

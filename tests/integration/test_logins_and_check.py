@@ -20,6 +20,7 @@ from tests.support.worker_env import (
     avsteg,
     folder_ids,
     human_message,
+    report_message,
     spawn,
     worker_environ,
 )
@@ -55,6 +56,30 @@ def test_a_refused_login_is_permanent_one_line_exit_1(dovecot, mail_user, smtp_s
     assert status.returncode == 1 and "login refused" in status.stdout
     info = json.loads(avsteg(["status", "--json"], env, cwd=tmp_path).stdout)
     assert info["healthy"] is False and any("login refused" in p for p in info["problems"])
+
+
+def test_a_refused_smtp_login_keeps_the_reply_queued_uncounted(dovecot, mail_user, smtp_server,
+                                                               tmp_path):
+    smtp_server.handler.require_auth = True
+    smtp_server.add_password("svar@goteborg.se", "rätt")
+    append_all(dovecot, mail_user, [report_message(0, tag="smtpfel")])
+    env = worker_environ(dovecot, mail_user, smtp_server, f"sqlite:///{tmp_path}/a.sqlite",
+                         SMTP__AUTH="password", SMTP__USERNAME="svar@goteborg.se",
+                         SMTP__PASSWORD="fel", SMTP__MAX_ATTEMPTS="1")
+    result = avsteg(["run", "--once"], env, cwd=tmp_path, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "SMTP login refused by" in _last_line(result.stderr)
+    info = json.loads(avsteg(["status", "--json"], env, cwd=tmp_path).stdout)
+    assert info["replies_queued"] == 1 and info["replies_failed"] == 0  # max_attempts=1 untouched
+    assert info["healthy"] is False
+
+    env["AVSTEG_SMTP__PASSWORD"] = "rätt"
+    avsteg(["run", "--once"], env, cwd=tmp_path)
+    assert len(smtp_server.messages) == 1  # the receipt, once
+    assert folder_ids(dovecot, mail_user, "INBOX") == {}
+    assert len(folder_ids(dovecot, mail_user, PROCESSED)) == 1
+    info = json.loads(avsteg(["status", "--json"], env, cwd=tmp_path).stdout)
+    assert info["replies_sent"] == 1 and info["healthy"] is True
 
 
 def test_tls_against_a_plain_port_gets_a_hint(dovecot, mail_user, tmp_path):

@@ -304,9 +304,9 @@ class RefusingWorker:
 
 
 def test_a_refused_token_is_a_refused_login_and_the_service_backs_off():
+    from avsteg.commands import worker_service as service_module
     from avsteg.domain.backoff import Backoff
     from avsteg.domain.errors import LoginRefusedError, TransientError
-    from avsteg.ingest import service as service_module
 
     error = GraphAuthError("login.microsoftonline.com", "app 1", "no token: invalid_client")
     assert isinstance(error, LoginRefusedError) and not isinstance(error, TransientError)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from avsteg.config.settings import Settings, load_settings
-from avsteg.config.strict import all_setting_names, database_url_problem, missing_for_mail
+from avsteg.config.settings import Settings, load_settings, missing_for_mail
+from avsteg.config.strict import all_setting_names, database_url_problem
 from avsteg.domain.errors import ConfigurationError
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "avsteg.example.toml"

@@ -16,11 +16,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
 
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
-from avsteg.domain.replies import (
+from avsteg.domain.replies.sender import (
     NOT_A_TEMPLATE,
     Outcome,
     RegisteredReport,
@@ -31,9 +30,9 @@ from avsteg.domain.replies import (
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
-from avsteg.ingest.ports import Outcome as Filing
-from avsteg.parsers.mail import read_message
+from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
+from avsteg.services.handled import Handled, ReplyPolicy
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage import reports as report_store
@@ -43,53 +42,6 @@ from avsteg.storage.models import MessageRow, Report
 log = logging.getLogger("avsteg.pipeline")
 
 Converter = Callable[[bytes, str], "bytes | None"]
-
-
-@dataclass(frozen=True)
-class ReplyPolicy:
-    service_address: str
-    service_name: str
-    per_sender_per_hour: int = 10
-    send: bool = True  # False for a backfill: register everything, answer nobody
-    # Answer only when the message's outcome is one of these (None: whatever it is). Used by
-    # ``avsteg reprocess``: a sender hears again only when the outcome changed for them.
-    only_outcomes: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one message; the JSON line of ``avsteg ingest``."""
-
-    message_pk: int
-    message_id: str | None
-    outcome: str  # registered | duplicate | new_version | rejected | ignored | failed
-    reason: str
-    references: tuple[str, ...] = ()
-    errors: tuple[Problem, ...] = ()
-    reply_ids: tuple[int, ...] = ()
-    sender: str | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """The fields every command prints about a handled message (JSON-ready)."""
-        return {
-            "message_id": self.message_id,
-            "outcome": self.outcome,
-            "references": list(self.references),
-            "errors": [p.to_json() for p in self.errors],
-        }
-
-    @property
-    def filed_as(self) -> Filing | None:
-        return filing_for(self.outcome)
-
-
-def filing_for(outcome: str | None) -> Filing | None:
-    """Where the mailbox puts a message after this outcome; None: leave it (not ours, failed)."""
-    if outcome in ("registered", "new_version", "duplicate"):
-        return "processed"
-    if outcome == "rejected":
-        return "rejected"
-    return None
 
 
 @dataclass
@@ -313,7 +265,7 @@ class Pipeline:
         parsed = parse_attachment(
             attachment.path, attachment.data, self.schema, today=now.date(), convert=self.convert
         )
-        if _parser_crashed(parsed, self.schema):
+        if parsed.crashed:
             # parse_attachment never raises; a crash inside it is a bug of ours, and the sender
             # must not be told to fix anything (spec 3): fail the message so it is retried.
             raise RuntimeError(f"the parser crashed on {attachment.path!r} (see the log)")
@@ -341,8 +293,10 @@ class Pipeline:
     def _blank_templates(self) -> list[tuple[str, bytes]]:
         """Blank templates to attach to a help reply, built once per pipeline."""
         if self._blanks is None:
-            from avsteg.templates.docx_template import build_docx
-            from avsteg.templates.xlsx_template import build_xlsx
+            # Imported here, with a reason: python-docx and openpyxl (with numpy) add ~0.5 s to
+            # the worker's start-up, and only a help reply needs them.
+            from avsteg.forms.docx_template import build_docx  # see above: start-up time
+            from avsteg.forms.xlsx_template import build_xlsx  # see above: start-up time
 
             self._blanks = [
                 ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
@@ -420,18 +374,6 @@ def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:
     if not message_id:
         return ()
     return tuple(r.reference for r in report_store.find_reports_for_thread(s, [message_id]))
-
-
-def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:
-    """True for the "an error of ours" rejection that parse_attachment returns after a crash."""
-    from avsteg.parsers.safety import rejection
-
-    return (
-        parsed.status == "rejected"
-        and parsed.format is None
-        and len(parsed.errors) == 1
-        and parsed.errors[0].message == rejection("internal", schema.messages)
-    )
 
 
 def _overall(outcomes: Sequence[str]) -> str:
