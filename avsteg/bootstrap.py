@@ -7,6 +7,7 @@ converter.
 """
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -39,11 +40,17 @@ def schema_of(settings: Settings) -> Schema:
     return load_schema(settings.schema_file)
 
 
-def triage_policy(settings: Settings) -> Policy:
+def triage_policy(settings: Settings, schema: Schema | None = None) -> Policy:
+    """Who may be answered: the allowed sender domains are the setting plus the mail domains
+    the schema's organisations name (spec 3); domains people trust are added per message by
+    the pipeline from the database."""
     p = settings.policy
+    domains = tuple(p.allowed_sender_domains)
+    if schema is not None and "*" not in domains:
+        domains = tuple(dict.fromkeys((*domains, *schema.mail_domains)))
     return Policy(
         service_address=p.service_address,
-        allowed_sender_domains=tuple(p.allowed_sender_domains),
+        allowed_sender_domains=domains,
         trust_authentication_results=p.trust_authentication_results,
         authserv_id=p.authserv_id,
     )
@@ -58,15 +65,17 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
     convert = None
     if settings.policy.convert_legacy and shutil.which("soffice"):
         convert = build_converter()
+    schema = schema_of(settings)
     return Pipeline(
         db=db,
-        schema=schema_of(settings),
-        policy=triage_policy(settings),
+        schema=schema,
+        policy=triage_policy(settings, schema),
         replies=ReplyPolicy(
             service_address=settings.policy.service_address,
             service_name=settings.policy.service_name,
             per_sender_per_hour=settings.policy.replies_per_sender_per_hour,
             send=send_replies and settings.worker.send_replies,
+            reply_window=dt.timedelta(days=settings.policy.reply_window_days),
         ),
         convert=convert,
     )
@@ -149,3 +158,13 @@ def graph_client(settings: Settings) -> Any:
 def scheduled_jobs(settings: Settings, db: Database) -> Callable[[Any], object]:
     """What the service adds to its scheduler besides the poll: the digest and reminders."""
     return lambda scheduler: add_jobs(scheduler, settings, db)
+
+
+def build_web_app(settings: Settings, db: Database):
+    """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
+    # Imported here: Starlette, Jinja2 and Argon2 are for `avsteg web` only; the worker and
+    # the other commands start without them.
+    from avsteg.web.app import create_app
+
+    return create_app(settings, db, schema_of(settings),
+                      pipeline_factory=lambda: build_pipeline(settings, db))

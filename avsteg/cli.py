@@ -34,8 +34,14 @@ COMMANDS: dict[str, str] = {
     "show": "show",
     "withdraw": "withdraw",
     "reprocess": "reprocess",
+    "pending": "pending",
+    "register-anyway": "register_anyway",
+    "trust-domain": "trust_domain",
+    "resend": "resend",
     "db": "db",
     "check": "check",
+    "web": "web",
+    "user": "user",
 }
 
 

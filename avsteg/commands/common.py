@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -28,6 +29,22 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     if getattr(args, "db", None):
         settings.database.url = args.db  # a command-line flag wins over the environment too
     return settings
+
+
+def add_actor_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--by", metavar="NAME", default=None,
+                   help="who acts, for the history (default: the operating-system user)")
+
+
+def actor_from(args: argparse.Namespace) -> str:
+    """The person acting: --by, else the login name (a container may have no user entry)."""
+    name = (getattr(args, "by", None) or "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "okänd"
 
 
 def print_json(obj: Any) -> None:

@@ -8,6 +8,7 @@ from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, settings_from
 from avsteg.domain.errors import LOGIN_REFUSED
 from avsteg.domain.localtime import show_time
+from avsteg.services.pending import count_by_kind, pending_items
 from avsteg.storage.database import Database
 from avsteg.storage.read_model import service_status
 
@@ -69,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     try:
         info = gather(db, now)
+        waiting = pending_items(
+            db, now=now, remind_rejected_after_days=settings.policy.remind_rejected_after_days)
     finally:
         db.dispose()
+    info["pending"] = {"count": len(waiting), "kinds": count_by_kind(waiting)}
     found = problems(info["polls"], now, settings.worker.poll_interval_seconds)
     healthy = not found
     if args.json:
@@ -83,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
                   + (f" (last error: {p['last_error']})" if p["last_error"] else ""))
         print(f"backlog: {info['backlog']} messages waiting ({info['failed_messages']} failed at least once)")
         print(f"replies: {info['replies_queued']} queued, {info['replies_failed']} failed, {info['replies_sent']} sent")
+        kinds = ", ".join(f"{k} {n}" for k, n in info["pending"]["kinds"].items())
+        print(f"pending: {info['pending']['count']} waiting for a person"
+              + (f" ({kinds}; see avsteg pending)" if kinds else ""))
         print("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(info["outcomes"].items())) or "none"))
         print("health: " + ("OK" if healthy else "FEL – " + "; ".join(found)) + " (times: Stockholm)")
     return 0 if healthy or not args.check else 1

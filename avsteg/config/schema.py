@@ -51,7 +51,23 @@ def schema_from_dict(data: dict) -> Schema:
         report_fields=tuple(_field(f, "report") for f in data["report_fields"]),
         deviation_fields=tuple(_field(f, "deviation") for f in data["deviation_fields"]),
         known_organisations=tuple(data.get("organisations", {}).get("known", ())),
+        organisation_domains=_mail_domains(data.get("organisations", {}).get("mail_domains", {})),
     )
+
+
+def _mail_domains(raw: dict) -> dict[str, tuple[str, ...]]:
+    """``{"Higab AB": ["higab.se"]}``, lower case, without ``@`` or a leading dot."""
+    out: dict[str, tuple[str, ...]] = {}
+    for organisation, domains in raw.items():
+        if isinstance(domains, str):
+            domains = [domains]
+        cleaned = tuple(d.strip().lower().lstrip("@").strip(".") for d in domains)
+        bad = [d for d in cleaned if "." not in d or "@" in d or " " in d]
+        if bad:
+            raise ValueError(f"organisations.mail_domains: {organisation!r} has "
+                             f"{', '.join(map(repr, bad))}, which is not a mail domain")
+        out[str(organisation)] = cleaned
+    return out
 
 
 def load_schema(path: str | Path | None = None) -> Schema:

@@ -145,6 +145,10 @@ class PolicySettings(_Section):
     convert_legacy: bool = False  # convert .doc/.xls/.odt/.ods with LibreOffice instead of asking for .docx/.xlsx
     max_message_bytes: int = 40 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
+    # Spec 3, first start: a message older than this when first seen is registered, never answered.
+    reply_window_days: int = Field(default=7, ge=0)
+    # Spec 3, pending: a rejected report with no correction after this many days waits for a person.
+    remind_rejected_after_days: int = Field(default=14, ge=1)
 
     _split = field_validator("allowed_sender_domains", mode="before")(
         lambda cls, v: _list_from_text(v)
@@ -170,6 +174,26 @@ class SchedulesSettings(_Section):
     second_reminder: str = "12-15"
 
 
+class WebSettings(BaseModel):
+    """``avsteg web``: the stödfunktion's web app."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Signs the session cookie. Unset: a random key per start (everyone signs in again after a
+    # restart); set it (AVSTEG_WEB__SECRET_KEY) when the app runs behind a load balancer or
+    # should keep sessions over restarts.
+    secret_key: str | None = None
+    session_hours: float = 8.0  # a session ends this long after sign-in
+    # Behind a reverse proxy that terminates HTTPS: believe its X-Forwarded-Proto/-For, so
+    # cookies get the Secure flag and the sign-in limit counts the real client address. Never
+    # turn this on when clients can reach the app directly.
+    trust_proxy_headers: bool = False
+    secure_cookies: bool = False  # always mark cookies Secure (the app itself is served over HTTPS)
+    login_attempts: int = 5  # failed sign-ins per name and address within login_window_seconds
+    login_window_seconds: float = 900.0
+    page_size: int = 50  # rows per page in Registret
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AVSTEG_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -183,6 +207,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     schedules: SchedulesSettings = Field(default_factory=SchedulesSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     schema_file: str | None = None  # a modified template schema; default: the packaged one
 
     @classmethod

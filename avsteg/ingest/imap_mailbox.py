@@ -31,6 +31,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from avsteg.config.settings import ImapSettings
 from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
 from avsteg.ingest.connection_errors import describe, server_text
+from avsteg.ingest.imap_responses import aware_utc, has_news, response_text
 from avsteg.ingest.ports import (
     FetchedMessage,
     MailboxAuthError,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DROPPED = (IMAPClientAbortError, OSError, EOFError)  # OSError covers socket.timeout, SSLError
-_NEWS = {b"EXISTS", b"RECENT"}
 DEFAULT_IDLE_RENEW_SECONDS = 25 * 60
 
 
@@ -57,24 +57,10 @@ class UidValidityChanged(TransientError):
     """Raised when a reconnect finds the folder's UIDVALIDITY changed: known UIDs are void."""
 
 
-def _has_news(responses: Sequence[Any]) -> bool:
-    """True when untagged responses announce messages (``* 3 EXISTS``, ``* 1 RECENT``)."""
-    return any(
-        isinstance(item, tuple)
-        and len(item) >= 2
-        and item[1] in _NEWS
-        and (item[1] == b"EXISTS" or (isinstance(item[0], int) and item[0] > 0))
-        for item in responses
-    )
-
-
 def _fetch_raw(client: IMAPClient, uids: list[int]) -> dict[int, dict[bytes, Any]]:
-    result: dict[int, dict[bytes, Any]] = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"])
+    result: dict[int, dict[bytes, Any]] = client.fetch(
+        uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
     return result
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 class ImapMailbox:
@@ -150,7 +136,8 @@ class ImapMailbox:
                         self.account, self.settings.folder, self._uidvalidity, uid
                     ),
                     raw=bytes(item[b"BODY[]"]),
-                    flags=tuple(_text(flag) for flag in item.get(b"FLAGS", ())),
+                    flags=tuple(response_text(flag) for flag in item.get(b"FLAGS", ())),
+                    arrived_at=aware_utc(item.get(b"INTERNALDATE")),
                 )
 
     def _search(self, after: int) -> list[int]:
@@ -200,10 +187,10 @@ class ImapMailbox:
             return True
         if not (self._use_idle and self._run("capability", lambda c: c.has_capability("IDLE"))):
             time.sleep(max(0.0, timeout))
-            news = self._run("noop", lambda c: _has_news(c.noop()[1]))
+            news = self._run("noop", lambda c: has_news(c.noop()[1]))
             return news or self._connections != connections
         # Dovecot reports changes made before IDLE began only when IDLE ends: ask first.
-        if self._run("noop", lambda c: _has_news(c.noop()[1])):
+        if self._run("noop", lambda c: has_news(c.noop()[1])):
             return True
         while True:
             remaining = deadline - time.monotonic()
@@ -373,12 +360,12 @@ class ImapMailbox:
                 if left <= 0:
                     break
                 responses = client.idle_check(timeout=left)
-                news = _has_news(responses)
+                news = has_news(responses)
                 if not responses and end - time.monotonic() > 0.01:
                     break  # woken without a line: EOF (idle_done will raise) or a partial line
         finally:
             _text_done, more = client.idle_done()
-        return news or _has_news(more)
+        return news or has_news(more)
 
     def _drop(self, client: IMAPClient | None = None) -> None:
         """Forget a broken connection without waiting on it."""

@@ -7,6 +7,7 @@ smtplib exceptions.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -24,6 +25,8 @@ class FetchedMessage:
     position: MailboxPosition
     raw: bytes
     flags: tuple[str, ...]  # as the server reported them before we read (never changed by us)
+    # When the server received it (IMAP INTERNALDATE): the message's age when it has no Date.
+    arrived_at: dt.datetime | None = None
 
 
 class Mailbox(Protocol):

@@ -125,7 +125,8 @@ class Worker:
                 report.stopped = True
                 break
             self._lease(renew=True)
-            handled = self.pipeline.handle(fetched.raw, position=fetched.position)
+            handled = self.pipeline.handle(fetched.raw, position=fetched.position,
+                                           received_at=fetched.arrived_at)
             report.handled.append(handled)
             _log_handled(handled, fetched.position.uid)
             if handled.outcome != "failed":
@@ -233,9 +234,10 @@ def _dead_local_holder(holder: str) -> bool:
 
 def _log_handled(handled: Handled, uid: int | None) -> None:
     log.info(
-        "message %s: %s",
+        "message %s: %s (%s)",
         handled.message_id or f"#{handled.message_pk}",
         handled.outcome,
+        handled.reason,
         extra={
             "event": "message",
             "uid": uid,

@@ -16,6 +16,7 @@ Import what you need from here; the submodules say why each part exists:
 Importing this package connects to nothing.
 """
 
+from avsteg.storage import graph_models  # noqa: F401 - puts the Graph tables in Base.metadata
 from avsteg.storage.database import Database
 from avsteg.storage.history import (
     SYSTEM_ACTOR,
@@ -89,6 +90,7 @@ from avsteg.storage.reports import (
     register_report,
     withdraw_report,
 )
+from avsteg.storage.users import UserRow  # the users table joins Base.metadata with storage
 
 __all__ = [
     "AttachmentRow",
@@ -150,6 +152,7 @@ __all__ = [
     "set_aside",
     "sha256_hex",
     "store_raw_message",
+    "UserRow",
     "utcnow",
     "withdraw_report",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select, update
 
 from avsteg.storage.database import Database
-from avsteg.storage.models import GraphFolderState, GraphMessage
+from avsteg.storage.graph_models import GraphFolderState, GraphMessage
 
 _CHUNK = 500  # ids per IN (...) list; well below every database's parameter limit
 

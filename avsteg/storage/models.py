@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -207,6 +206,8 @@ class ReportVersion(Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     values: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # a person's correction (web)
+    change_reason: Mapped[str | None] = mapped_column(Text)  # … and why; see storage.corrections
 
     report: Mapped[Report] = relationship(back_populates="versions")
     message: Mapped[MessageRow] = relationship()
@@ -328,39 +329,6 @@ class PollState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-class GraphFolderState(Base):
-    """Where the last Microsoft Graph delta round of a folder ended (its ``@odata.deltaLink``)."""
-
-    __tablename__ = "graph_folders"
-
-    account: Mapped[str] = mapped_column(String(320), primary_key=True)
-    folder: Mapped[str] = mapped_column(String(512), primary_key=True)
-    folder_id: Mapped[str | None] = mapped_column(String(1024))
-    delta_link: Mapped[str | None] = mapped_column(Text)
-    synced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-
-
-class GraphMessage(Base):
-    """A Graph message id (a string) mapped to the integer the worker uses as its UID.
-
-    ``id`` is that integer; it never changes for a Graph id, so a full resync (``410 Gone``)
-    finds the same positions again and nothing is handled twice. ``present``: in the folder as
-    of the last delta round; ``filed``: handled and, with no folder to move it to, left in place.
-    """
-
-    __tablename__ = "graph_messages"
-    __table_args__ = (UniqueConstraint("account", "folder", "graph_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account: Mapped[str] = mapped_column(String(320))
-    folder: Mapped[str] = mapped_column(String(512))
-    graph_id: Mapped[str] = mapped_column(String(1024))
-    present: Mapped[bool] = mapped_column(Boolean, default=True)
-    filed: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_read: Mapped[bool | None] = mapped_column(Boolean)
-    first_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-
-
 class ReminderSent(Base):
     """A December reminder sent to an organisation, so it is sent once."""
 
@@ -395,3 +363,38 @@ class HistoryRow(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class TrustedDomain(Base):
+    """A sender domain a person decided to trust (``avsteg trust-domain``), with who and why.
+
+    Added to the allowed sender domains (setting + the schema's organisations) by the
+    pipeline's triage for every later message; subdomains count, as for the setting.
+    """
+
+    __tablename__ = "trusted_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)  # lower case, no dot
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    added_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PendingHandled(Base):
+    """A derived pending item (a stale rejection, an undelivered reply, a message that kept
+    failing) that a person marked as handled, so it leaves the list for good.
+
+    Set-aside messages need no row here: acting on them clears ``messages.pending``. The
+    history table tells the story; this table is what the pending query looks at.
+    """
+
+    __tablename__ = "pending_handled"
+    __table_args__ = (UniqueConstraint("kind", "message_id", "reply_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id"), index=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    handled_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)

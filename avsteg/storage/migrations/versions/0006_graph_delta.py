@@ -1,7 +1,7 @@
 """Microsoft Graph: delta links per folder, and Graph message ids mapped to integer UIDs.
 
 Revision ID: 0006_graph_delta
-Revises: 0002
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_graph_delta"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
