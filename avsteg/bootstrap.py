@@ -84,10 +84,14 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
 
 
 def build_outbox(settings: Settings, directory: str | Path | None = None) -> Outbox:
-    """Replies go to a folder (demo, ``ingest --outbox``) or to the SMTP server."""
+    """Replies go to a folder (demo, ``ingest --outbox``), to Graph's sendMail or to SMTP."""
     directory = directory or settings.worker.outbox_dir
     if directory:
         return FolderOutbox(Path(directory))
+    if settings.mailbox.transport == "graph":
+        from avsteg.ingest.graph_outbox import GraphOutbox  # httpx: only for transport graph
+
+        return GraphOutbox(settings.graph, graph_client(settings))
     return SmtpOutbox(settings.smtp, envelope_from=settings.policy.service_address,
                       token_provider=_smtp_token_provider(settings))
 
@@ -98,8 +102,16 @@ def _smtp_token_provider(settings: Settings) -> Callable[[], str] | None:
     return token_provider_from_settings(settings.imap)  # one app registration for IMAP and SMTP
 
 
-def make_mailbox(settings: Settings) -> ImapMailbox:
-    """The IMAP mailbox of the settings (also the IDLE watcher's own connection)."""
+def make_mailbox(settings: Settings, db: Database | None = None) -> Mailbox:
+    """The mailbox of ``mailbox.transport``: IMAP (also the IDLE watcher's own connection) or
+    Microsoft Graph, which keeps its delta links and id map in the database ``db``."""
+    if settings.mailbox.transport == "graph":
+        from avsteg.ingest.graph_mailbox import GraphMailbox, NoGraphState  # httpx: graph only
+        from avsteg.storage.graph_state import SqlGraphState  # only the Graph transport's state
+
+        # Without a database (``avsteg check``) it can look folders up, but never sync.
+        state = SqlGraphState(db) if db is not None else NoGraphState()
+        return GraphMailbox(settings.graph, graph_client(settings), state)
     token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
     return ImapMailbox(
         settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
@@ -114,7 +126,7 @@ def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
                  mailbox: Mailbox | None = None, outbox: Outbox | None = None) -> Worker:
     """The worker of ``avsteg run``: the real mailbox and outbox unless given others."""
     pipeline = build_pipeline(settings, db, send_replies=send_replies)
-    mailbox = mailbox or make_mailbox(settings)
+    mailbox = mailbox or make_mailbox(settings, db)
     if pipeline.replies.send and outbox is None:
         outbox = build_outbox(settings)
     on_sent = None
@@ -124,12 +136,30 @@ def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
         f"{settings.imap.username}@{settings.imap.host}")
     return Worker(
         pipeline=pipeline, db=db, mailbox=mailbox, outbox=outbox if pipeline.replies.send else None,
-        account=account, folder=settings.imap.folder, lease_seconds=settings.worker.lease_seconds,
+        account=account, folder=getattr(mailbox, "folder", None) or settings.imap.folder,
+        lease_seconds=settings.worker.lease_seconds,
         backoff_seconds=settings.smtp.backoff_seconds, max_reply_attempts=settings.smtp.max_attempts,
         on_sent=on_sent, retry_seconds=settings.smtp.retry_seconds,
         # A reply being sent is claimed for longer than any one SMTP conversation can take.
         claim_seconds=CLAIM_TIMEOUTS * settings.smtp.timeout_seconds,
     )
+
+
+_graph_tokens: dict[tuple[str | None, ...], Any] = {}
+
+
+def graph_client(settings: Settings) -> Any:
+    """A Graph client; mailbox and outbox of one process share one token (one msal cache)."""
+    from avsteg.ingest.graph_auth import graph_token_provider  # msal: only for transport graph
+    from avsteg.ingest.graph_client import GraphClient  # httpx: only for transport graph
+
+    g = settings.graph
+    key = (g.authority, g.tenant_id, g.client_id, g.client_secret, g.certificate_path, g.scope)
+    token = _graph_tokens.get(key)
+    if token is None:
+        token = _graph_tokens[key] = graph_token_provider(g)
+    return GraphClient(g.base_url, token, timeout=g.timeout_seconds, max_retries=g.max_retries,
+                       max_wait=g.max_wait_seconds, identity=f"app {g.client_id} for {g.mailbox}")
 
 
 def scheduled_jobs(settings: Settings, db: Database) -> Callable[[Any], object]:

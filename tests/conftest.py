@@ -11,6 +11,7 @@ from hypothesis import settings
 pytest_plugins = [
     "tests.support.servers",  # Dovecot, aiosmtpd
     "tests.support.postgres",  # a private PostgreSQL cluster
+    "tests.support.graph_server",  # Microsoft Graph + Entra ID over HTTPS
 ]
 
 settings.register_profile("avsteg", derandomize=True, database=None, deadline=None, print_blob=True)

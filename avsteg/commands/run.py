@@ -44,9 +44,10 @@ def _run(args: argparse.Namespace, settings: Settings, open_database: Callable[.
     db = open_database(settings)
     try:
         if not args.once:
+            # Graph has no IDLE: the poll interval alone drives it (no watcher connection).
+            watcher = None if settings.mailbox.transport == "graph" else (lambda: make_mailbox(settings))
             run_service(Service(settings, build_worker(settings, db),
-                                watcher_factory=lambda: make_mailbox(settings),
-                                extra_jobs=scheduled_jobs(settings, db)))
+                                watcher_factory=watcher, extra_jobs=scheduled_jobs(settings, db)))
             return 0
         worker = build_worker(settings, db, send_replies=not args.no_replies)
         report = _poll_with_progress(worker) if args.no_replies else worker.poll_once()

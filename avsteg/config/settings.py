@@ -74,6 +74,33 @@ class ImapSettings(_Section):
         return self.port or (993 if self.ssl else 143)
 
 
+class MailboxSettings(_Section):
+    transport: Literal["imap", "graph"] = "imap"  # graph: read, file and answer via Microsoft Graph
+
+
+class GraphSettings(_Section):
+    """Microsoft Graph, app-only (client credentials): spec section 6."""
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None  # or a certificate (below)
+    certificate_path: str | None = None  # PEM file: the private key (and its certificate)
+    certificate_thumbprint: str | None = None  # SHA-1 hex; default: taken from the PEM's certificate
+    certificate_password: str | None = None  # when the PEM's private key is encrypted
+    mailbox: str | None = None  # the shared mailbox, e.g. socialhansyn@ink.goteborg.se
+    folder: str = "Inbox"
+    processed_folder: str | None = None  # e.g. "Avsteg/Registrerade"; made when missing
+    rejected_folder: str | None = None  # e.g. "Avsteg/Ej registrerade"; made when missing
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    authority: str = "https://login.microsoftonline.com"
+    scope: str = "https://graph.microsoft.com/.default"  # national clouds: their Graph host
+    timeout_seconds: float = 60.0
+    page_size: int = 50  # delta page size asked for (Prefer: odata.maxpagesize)
+    max_retries: int = 6  # attempts per request through 429/5xx/dropped connections
+    max_wait_seconds: float = 120.0  # longest single wait (Retry-After is capped to this)
+    account: str | None = None  # ledger key; default graph:<mailbox>
+
+
 class SmtpSettings(_Section):
     host: str | None = None
     port: int | None = None  # default: 465 with ssl, 587 with starttls, else 25
@@ -175,7 +202,9 @@ class Settings(BaseSettings):
         env_prefix="AVSTEG_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
     )
 
+    mailbox: MailboxSettings = Field(default_factory=MailboxSettings)
     imap: ImapSettings = Field(default_factory=ImapSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
@@ -236,6 +265,13 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
 
 def missing_for_mail(settings: Settings, *, replies: bool = True) -> list[str]:
     """Every setting the mailbox worker needs and does not have (all at once, not one by one)."""
+    if settings.mailbox.transport == "graph":
+        graph = settings.graph
+        missing = [name for name in ("graph.tenant_id", "graph.client_id", "graph.mailbox")
+                   if not _value(settings, name)]
+        if not (graph.client_secret or graph.certificate_path):
+            missing.append("graph.client_secret")  # or graph.certificate_path
+        return missing
     imap, smtp = settings.imap, settings.smtp
     needed = ["imap.host", "imap.username"]
     if imap.auth == "password":

@@ -79,7 +79,7 @@ class OAuthTokenProvider:
             force, self._forced = self._forced, False
             try:
                 result = self._acquire(force)
-            except TransientError:
+            except (TransientError, LoginRefusedError):  # already in our terms
                 raise
             except Exception as exc:  # msal/requests errors: network, TLS, bad JSON
                 raise TokenError(f"cannot obtain an access token: {exc}") from exc

@@ -21,6 +21,7 @@ from avsteg.config.settings import Settings
 from avsteg.config.strict import join_problems
 from avsteg.domain.errors import AvstegError, ConfigurationError
 from avsteg.ingest.oauth import token_provider_from_settings
+from avsteg.services.graph_checks import GraphChecks
 from avsteg.storage.database import Database, DatabaseMissing
 
 
@@ -66,6 +67,11 @@ def standard_checks(settings: Settings, *, mailbox_factory: Callable[[], Any],
     """
     checks = [Check("schema", lambda: check_schema(settings)),
               Check("database", lambda: check_database(settings))]
+    if settings.mailbox.transport == "graph":
+        graph = GraphChecks(settings, mailbox_factory)
+        return checks + [Check("graph token", graph.token), Check("graph mailbox", graph.mailbox),
+                         Check("graph folders", graph.folders),
+                         Check("graph send permission", graph.send)]
     if "xoauth2" in (settings.imap.auth, settings.smtp.auth):
         checks.append(Check("oauth token", lambda: check_token(settings)))
     imap = _ImapCheck(settings, mailbox_factory)

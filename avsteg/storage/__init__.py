@@ -16,6 +16,7 @@ Import what you need from here; the submodules say why each part exists:
 Importing this package connects to nothing.
 """
 
+from avsteg.storage import graph_models  # noqa: F401 - puts the Graph tables in Base.metadata
 from avsteg.storage.database import Database
 from avsteg.storage.history import (
     SYSTEM_ACTOR,
