@@ -7,6 +7,7 @@ from pathlib import Path
 
 from avsteg.commands.common import add_db_argument, say
 from avsteg.commands.export import add_period_arguments, load_register
+from avsteg.domain.swedish import count
 
 HELP = "write the board report (Word) with the period's deviations, figures and a chart"
 
@@ -28,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     data = build_board_report(register, schema, today=dt.date.today())
     Path(args.output).write_bytes(data)
-    say(f"Skrev {args.output}: {len(register.active_reports())} rapporter, "
-        f"{len(register.active_deviations())} avsteg – {register.period.label()}.")
+    say(f"Skrev {args.output}: {count(len(register.active_reports()), 'rapport')}, "
+        f"{count(len(register.active_deviations()), 'avsteg')} – {register.period.label()}.")
     return 0

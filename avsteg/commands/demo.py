@@ -14,6 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from avsteg.domain.swedish import count
+
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
 OUTCOME_SV = {
@@ -88,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
     export = _export(db, pipeline.schema, base)
     _print_example_replies(console, results)
     console.print(f"\n[bold]Filer[/bold] i {base}:")
-    console.print(f"  inkorg/        {len(results)} e-postmeddelanden (.eml) som kom in")
-    console.print(f"  svar/          {sum(1 for *_, r in results if r)} svar som skickades (.eml)")
+    console.print(f"  inkorg/        {count(len(results), 'e-postmeddelande')} (.eml) som kom in")
+    console.print(f"  svar/          {count(sum(1 for *_, r in results if r), 'svar')} som "
+                  "skickades (.eml)")
     console.print("  avsteg.sqlite  registret (SQLite)")
     if export:
         console.print(f"  {export.name}  registret som Excel")

@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from avsteg.commands.common import add_db_argument, say, settings_from
+from avsteg.domain.swedish import count
 
 HELP = "export the register as Excel (sheets, tables, charts) or CSV (the Avsteg sheet)"
 
@@ -66,6 +67,6 @@ def run(args: argparse.Namespace) -> int:
     )
     path.write_bytes(data)
     active = register.active_reports()
-    say(f"Skrev {path} ({fmt}): {len(active)} rapporter, "
-        f"{len(register.active_deviations())} avsteg – {register.period.label()}.")
+    say(f"Skrev {path} ({fmt}): {count(len(active), 'rapport')}, "
+        f"{count(len(register.active_deviations()), 'avsteg')} – {register.period.label()}.")
     return 0

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from avsteg.commands.common import add_db_argument, print_json, settings_from
+from avsteg.domain.swedish import count, word
 
 HELP = "list the register (newest version of each report)"
 
@@ -63,9 +64,9 @@ def print_table(lines: list[dict]) -> None:
         return local_time(dt.datetime.fromisoformat(text)).strftime("%Y-%m-%d %H:%M") if text else ""
 
     withdrawn = sum(1 for row in lines if row["status"] != "aktuell")
-    title = f"Avstegsregistret – {len(lines)} rapporter"
+    title = f"Avstegsregistret – {count(len(lines), 'rapport')}"
     if withdrawn:
-        title += f", varav {withdrawn} återkallad{'e' if withdrawn > 1 else ''}"
+        title += f", varav {withdrawn} {word(withdrawn, 'återkallad', 'återkallade')}"
     table = Table(title=title)
     # Codes, numbers and times never wrap; the organisation's name wraps when space is short.
     for header, numeric in (("Referens", False), ("Ver.", True), ("Förvaltning/bolag", False),

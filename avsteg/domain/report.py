@@ -29,6 +29,10 @@ class FoundTemplate:
     deviations: list[dict[str, RawValue]] = field(default_factory=list)
     recognised_labels: int = 0  # distinct schema fields seen; tells a report from other documents
     date1904: bool = False  # Excel's 1904 date system, for serial numbers typed as dates
+    # The document's own titles, in the order they count: what it shows above the fields (Word's
+    # title paragraphs, Excel's title cell), then its title property. Which kind of report
+    # they name is the report type when no option is marked (spec 2.1).
+    titles: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

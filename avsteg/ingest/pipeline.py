@@ -327,15 +327,15 @@ class Pipeline:
         out = []
         for a in msg.attachments:
             if a.problem:
-                out.append(f"{a.path}: {a.problem}")
+                out.append(f"{a.filename}: {a.problem}")
                 continue
             if a.inline:
                 continue
             parsed = parse_attachment(a.path, a.data, self.schema, today=self.clock().date())
             if parsed.status == "rejected" and parsed.errors:
-                out.append(f"{a.path}: {parsed.errors[0].message}")
+                out.append(f"{a.filename}: {parsed.errors[0].message}")
             elif parsed.status == "not_a_report":  # a document of their own, not the template
-                out.append(f"{a.path}: {NOT_A_TEMPLATE}")
+                out.append(f"{a.filename}: {NOT_A_TEMPLATE}")
         return out
 
     def _blank_templates(self) -> list[tuple[str, bytes]]:
@@ -344,9 +344,11 @@ class Pipeline:
             from avsteg.templates.docx_template import build_docx
             from avsteg.templates.xlsx_template import build_xlsx
 
+            # Both kinds in both formats: the sender may need either (spec 3, issue 10).
             self._blanks = [
-                ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
-                ("Avstegsrapport – händelserapport.xlsx", build_xlsx(self.schema, "event")),
+                (f"Avstegsrapport – {name.lower()}.{fmt}", build(self.schema, kind))
+                for kind, name in self.schema.kinds.items()
+                for fmt, build in (("docx", build_docx), ("xlsx", build_xlsx))
             ]
         return self._blanks
 

@@ -19,7 +19,7 @@ from lxml import etree
 from avsteg.domain.report import FoundTemplate
 from avsteg.domain.schema import Field, Schema, label_key
 from avsteg.parsers.docx_text import NS_W, TAGS, Tags, paragraph_text, paragraph_texts, placeholder
-from avsteg.parsers.ooxml import Package, labels_for
+from avsteg.parsers.ooxml import Labels, Package, labels_for
 
 
 @dataclass(slots=True)
@@ -29,6 +29,8 @@ class _Entry:
     table: int | None = None
 
 
+TITLE_MAX = 120  # a longer paragraph above the tables is an instruction, not a title
+
 _Row = tuple["etree._Element | None", list[list[str]], list[etree._Element]]
 
 
@@ -37,7 +39,9 @@ def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
     root = pkg.xml(pkg.main_part("word/document.xml"))
     found = FoundTemplate(format="docx")
     found.identifier, found.version = pkg.core_properties()
+    title = pkg.core_title()
     if root is None:
+        found.titles = [title] if title else []
         return found
     ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else NS_W
     walker = _Walker(TAGS.get(ns, TAGS[NS_W]), schema)
@@ -46,7 +50,8 @@ def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
         walker.texts = paragraph_texts(body, walker.t)
         walker.continued = merged_continuations(body, walker.t)
         walker.blocks(body)
-    _assemble(walker.entries, found)
+    _assemble(walker.entries, found, walker.index)
+    found.titles = walker.titles + ([title] if title else [])
     return found
 
 
@@ -59,6 +64,7 @@ class _Walker:
         self.tables = 0
         self.texts: dict[etree._Element, str] = {}
         self.continued: set[etree._Element] = set()
+        self.titles: list[str] = []  # short paragraphs above the first table
 
     def text(self, p: etree._Element) -> str:
         text = self.texts.get(p)
@@ -89,6 +95,8 @@ class _Walker:
         if self.heading.match(text):
             self.entries.append(_Entry(None))
             return
+        if not self.tables and len(text) <= TITLE_MAX:
+            self.titles.append(text.strip())
         lines = text.split("\n")
         label, sep, rest = lines[0].partition(":")
         if sep:
@@ -248,15 +256,19 @@ class _Walker:
             return _Entry(fld, [], table)
         fld = self.index.get(lines[0]) if len(lines) > 1 else None  # one line: just looked up
         if fld is not None:  # the label, then a line break, then the value
-            rest = [ln for ln in lines[1:] if not _is_help(ln, fld)]
+            rest = [ln for ln in lines[1:] if not self.is_help(ln, fld)]
             return _Entry(fld, rest, table)
         label, sep, value = lines[0].partition(":")
         if sep:
             fld = self.index.get(label)
             if fld is not None:  # `Leverantör: Städ AB`
-                rest = [ln for ln in lines[1:] if not _is_help(ln, fld)]
+                rest = [ln for ln in lines[1:] if not self.is_help(ln, fld)]
                 return _Entry(fld, [value.strip(), *rest], table)
         return None
+
+    def is_help(self, line: str, fld: Field) -> bool:
+        helps = self.index.help.get(fld.key)
+        return bool(helps) and label_key(line).strip("() ") in helps  # type: ignore[operator]
 
     def _is_label(self, cell: list[str]) -> bool:
         text = _cell_text(cell)
@@ -346,12 +358,6 @@ def _children(parent: etree._Element, tag: str, t: Tags) -> list[etree._Element]
     return out
 
 
-def _is_help(line: str, fld: Field) -> bool:
-    if not fld.help:
-        return False
-    return label_key(line).strip("() ") == label_key(fld.help).strip("() ")
-
-
 def _trim(lines: list[str]) -> list[str]:
     """Drop blank lines at either end; inner blank lines are part of a multi-line text."""
     start, end = 0, len(lines)
@@ -363,8 +369,9 @@ def _trim(lines: list[str]) -> list[str]:
 
 
 # -- blocks ------------------------------------------------------------------------------------
-def _assemble(entries: list[_Entry], found: FoundTemplate) -> None:
+def _assemble(entries: list[_Entry], found: FoundTemplate, labels: Labels) -> None:
     """Report fields to ``found.report``; deviation fields into blocks (spec 2.3: copied tables)."""
+    value_help = labels.value_help
     table_keys: dict[int, set[str]] = {}
     for e in entries:
         if e.field is not None and e.field.scope == "deviation" and e.table is not None:
@@ -379,6 +386,9 @@ def _assemble(entries: list[_Entry], found: FoundTemplate) -> None:
             continue
         key = e.field.key
         seen.add(key)
+        hint = value_help.get(key)
+        if hint is not None and e.lines:  # drop the template's line under `Annat`
+            e.lines = [ln for ln in e.lines if label_key(ln) != hint]
         if e.field.scope == "report":
             old = found.report.get(key)
             if old is None or (not old and e.lines):

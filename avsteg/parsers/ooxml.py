@@ -93,6 +93,7 @@ class Package:
         # Part names are case-insensitive in OPC; index them folded.
         self._names = {info.filename.lstrip("/").casefold(): info.filename for info in self.zip.infolist()}
         self._rels: dict[str, dict[str, tuple[str, str]]] = {}
+        self._core: etree._Element | None
 
     def has(self, name: str) -> bool:
         return name.lstrip("/").casefold() in self._names
@@ -147,18 +148,28 @@ class Package:
 
     def core_properties(self) -> tuple[str | None, str | None]:
         """``(identifier, version)`` from the core properties part, stripped; None when absent."""
-        name = "docProps/core.xml"
-        for rel_type, target in self.relationships().values():
-            if rel_type.endswith(REL_CORE):
-                name = target
-                break
-        root = self.xml(name)
+        root = self._core_root()
         if root is None:
             return None, None
         return (
             _text(root.find(f"{{{NS_DC}}}identifier")),
             _text(root.find(f"{{{NS_CORE}}}version")),
         )
+
+    def core_title(self) -> str | None:
+        """The ``dc:title`` document property, stripped; None when absent."""
+        root = self._core_root()
+        return None if root is None else _text(root.find(f"{{{NS_DC}}}title"))
+
+    def _core_root(self) -> etree._Element | None:
+        if not hasattr(self, "_core"):
+            name = "docProps/core.xml"
+            for rel_type, target in self.relationships().values():
+                if rel_type.endswith(REL_CORE):
+                    name = target
+                    break
+            self._core = self.xml(name)
+        return self._core
 
     def kind(self) -> str | None:
         """``docx`` or ``xlsx`` from the parts present, else None (pptx, plain zip…)."""
@@ -195,6 +206,23 @@ class Labels:
             and self.index.get(key) is not None and label_key(self.index[key].label) != key
         )
         self.weak_printed = frozenset(t for t in self.printed if label_key(t) in self.weak)
+        # Hint lines a Word template of this version prints (or printed) in a field's label
+        # cell, folded: a line under the label that is one of these is no value.
+        self.help: dict[str, frozenset[str]] = {
+            f.key: frozenset(
+                label_key(text).strip("() ")
+                for text in (*(schema.hint(f, kind, "docx") for kind in schema.kinds),
+                             *f.help.values(), *f.former_help)
+                if text
+            )
+            for f in schema.fields
+        }
+        # The line a Word template prints under the option `Annat` of a choice field.
+        self.value_help: dict[str, str] = {}
+        for f in schema.fields:
+            other = schema.other_hint(f)
+            if other is not None:
+                self.value_help[f.key] = label_key(other[1])
 
     def get(self, text: str) -> Field | None:
         fld = self.printed.get(text)

@@ -30,6 +30,7 @@ NS_R_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 MAX_SHEETS = 30
 MAX_CELLS = 200_000  # a filled template has a few hundred; a budget sheet is no report anyway
 HEADER_MIN_LABELS = 3
+TITLE_MAX = 120  # a longer text above the labels is an instruction, not a title
 
 _BUILTIN_DATE_FORMATS = frozenset(range(14, 23)) | {27, 30, 36, 45, 46, 47, 50, 57}
 _FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
@@ -67,6 +68,9 @@ def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
         if target and pkg.has(target):
             grids.append(reader.read(pkg.xml(target)))
     _Collector(schema, found).collect(grids)
+    title = pkg.core_title()
+    if title:
+        found.titles.append(title)
     return found
 
 
@@ -395,6 +399,8 @@ class _Collector:
                 head, sep, rest = first.partition("\n")
             fld = self.index.get(head) if sep else None
             if fld is None:
+                if not self.seen and len(first) <= TITLE_MAX:  # above every label: a title
+                    self.found.titles.append(first.strip())
                 return
             if rest.strip():
                 value = rest.strip() if value is None else f"{rest.strip()}\n{value}"

@@ -26,11 +26,13 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from avsteg.domain.schema import Schema
+from avsteg.domain.swedish import count
 from avsteg.register.export import label
 from avsteg.register.rows import (
     Register,
     Summary,
     Totals,
+    choices_shown,
     organisation_key,
     organisation_names,
     summarise,
@@ -54,7 +56,7 @@ def format_number(value: Decimal | float | None) -> str:
 
 
 def plural(n: int, one: str, many: str) -> str:
-    return f"{format_number(n)} {one if n == 1 else many}"
+    return count(n, one, many, number=format_number(n))
 
 
 def summary_text(summary: Summary) -> str:
@@ -284,7 +286,7 @@ def build_board_report(register: Register, schema: Schema, *, today: dt.date) ->
             name(report),
             d.get("procurement"),
             d.get("supplier"),
-            ", ".join(d.get("measures") or ()),
+            ", ".join(choices_shown(d.values, "measures", schema)),
             d.get("jobs_created") or 0,
         ])
     _table(
