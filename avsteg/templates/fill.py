@@ -276,7 +276,8 @@ def _fill_table(
         if value is None or value == []:
             continue
         if f.is_choice:
-            _mark_choices(value_cell, f, value if isinstance(value, list) else [value], style, rng)
+            _mark_choices(value_cell, f, value if isinstance(value, list) else [value], style, rng,
+                          _notes(f, values, index))
         elif style.label_value:
             bare = _label_of(label_cell).strip().rstrip("*").strip()
             _set_paragraph_text(
@@ -286,11 +287,25 @@ def _fill_table(
             _set_cell_text(value_cell, _pad(_as_text(f, value, style), style))
 
 
+def _notes(f: Field, values: dict[str, Any], index: dict[str, Field]) -> dict[str, str]:
+    """Option → what it is (`Annat` → `mentorskap`), from the fields that describe ``f``."""
+    return {d.describes_option: values[d.key] for d in {d.key: d for d in index.values()}.values()
+            if d.describes == f.key and d.describes_option and values.get(d.key)}
+
+
+def _noted(option: str, notes: dict[str, str]) -> str:
+    return f"{option}: {notes[option]}" if option in notes else option
+
+
 def _mark_choices(
-    cell: Any, f: Field, chosen: list[str], style: FillStyle, rng: random.Random
+    cell: Any, f: Field, chosen: list[str], style: FillStyle, rng: random.Random,
+    notes: dict[str, str] | None = None,
 ) -> None:
+    notes = notes or {}
     if style.mark == "text":
-        _set_cell_text(cell, _pad(", ".join(_random_case(o, rng) for o in chosen), style))
+        names = [_random_case(o, rng) for o in chosen]
+        text = ", ".join(f"{n}: {notes[o]}" if o in notes else n for n, o in zip(names, chosen))
+        _set_cell_text(cell, _pad(text, style))
         return
     for para in list(cell.paragraphs):
         option = para.text.replace(BOX, "").strip()
@@ -301,9 +316,11 @@ def _mark_choices(
                 para._p.getparent().remove(para._p)
             continue
         if style.mark == "delete":
+            if option in notes:
+                _set_paragraph_text(para, f"{BOX} {_noted(option, notes)}")
             continue
         box = f"{BOX} " if style.mark_in_front else ""
-        _set_paragraph_text(para, _pad(f"{style.mark} {box}{option}", style))
+        _set_paragraph_text(para, _pad(f"{style.mark} {box}{_noted(option, notes)}", style))
 
 
 def _set_paragraph_text(para: Any, text: str) -> None:
@@ -373,7 +390,7 @@ def fill_xlsx(
             bare = str(label.value).strip().rstrip("*").strip()
             label.value = f"{bare}: {_pad(_as_text(f, value, style), style)}"
         else:
-            _write_cell(value_cell, f, value, style, rng)
+            _write_cell(value_cell, f, value, style, rng, _notes(f, report, index))
 
     ws = wb[schema.deviation_sheet]
     columns: dict[str, int] = {}
@@ -385,19 +402,22 @@ def fill_xlsx(
         row = 2 + (2 * i + 1 if style.blank_rows else i)
         for key, col in columns.items():
             if values.get(key) is not None and values[key] != []:
-                _write_cell(
-                    ws.cell(row=row, column=col), schema.field(key), values[key], style, rng
-                )
+                f = schema.field(key)
+                _write_cell(ws.cell(row=row, column=col), f, values[key], style, rng,
+                            _notes(f, values, index))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def _write_cell(cell: Any, f: Field, value: Any, style: FillStyle, rng: random.Random) -> None:
+def _write_cell(cell: Any, f: Field, value: Any, style: FillStyle, rng: random.Random,
+                notes: dict[str, str] | None = None) -> None:
     if f.is_choice:
         names = value if isinstance(value, list) else [value]
         if style.mark == "text":
             names = [_random_case(n, rng) for n in names]
+        names = [_noted(n, {n: notes[o]}) if notes and o in notes else n
+                 for n, o in zip(names, value if isinstance(value, list) else [value], strict=True)]
         cell.value = _pad(style.separator.join(names), style)
     elif f.type == "date" and style.date == "excel":
         cell.value = value
