@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from avsteg.domain.report import FoundTemplate, ParsedReport, Problem
+from avsteg.domain.report import FoundTemplate, ParsedReport, Problem, UnreadFormula
 from avsteg.domain.schema import Field, Schema
 from avsteg.parsers import normalise as n
 from avsteg.parsers.choices import chosen_in, described
@@ -90,6 +90,8 @@ def normalise_cell(raw: Any, f: Field, found: FoundTemplate) -> Cell:
             return _EMPTY
     elif n.is_blank(raw):
         return _EMPTY  # every normaliser reads a blank cell as None
+    elif type(raw) is UnreadFormula:
+        return Cell(error=n.Invalid("formula", raw.formula), shown=raw.formula)
     else:
         shown = None if f.is_choice else n.text_of(raw)
     if f.is_choice:
@@ -351,6 +353,9 @@ def validate(found: FoundTemplate, schema: Schema, *, file: str, today: dt.date)
                      value=organisation.value)
     if not deviations:
         checker.errors.append(Problem(None, None, None, checker.message("no_deviations", None)))
+    for part in found.unread:  # what the file shows but we could not read: named, not skipped
+        checker.errors.append(Problem(None, None, None,
+                                      checker.message("unread_part", None, value=part)))
     for number, cells in enumerate(deviations, 1):
         checker.check(schema.deviation_fields, cells, number)
     # Report before deviations, each deviation's problems in template order.

@@ -9,7 +9,7 @@ normalise values: that is :mod:`avsteg.domain.validation`'s job.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from functools import lru_cache
@@ -18,6 +18,7 @@ from lxml import etree
 
 from avsteg.domain.report import FoundTemplate
 from avsteg.domain.schema import Field, Schema, label_key
+from avsteg.parsers.docx_extras import chunk_reader, merged_continuations, merged_origins
 from avsteg.parsers.docx_text import NS_W, TAGS, Tags, paragraph_text, paragraph_texts, placeholder
 from avsteg.parsers.ooxml import Labels, Package, labels_for
 
@@ -36,7 +37,8 @@ _Row = tuple["etree._Element | None", list[list[str]], list[etree._Element]]
 
 def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
     """Read the main document part of an opened package into raw label/value pairs."""
-    root = pkg.xml(pkg.main_part("word/document.xml"))
+    main = pkg.main_part("word/document.xml")
+    root = pkg.xml(main)
     found = FoundTemplate(format="docx")
     found.identifier, found.version = pkg.core_properties()
     title = pkg.core_title()
@@ -49,6 +51,9 @@ def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
     if body is not None:
         walker.texts = paragraph_texts(body, walker.t)
         walker.continued = merged_continuations(body, walker.t)
+        walker.chunks = chunk_reader(pkg, main, found.unread)
+        origins = merged_origins(body, walker.t, walker.t.gridSpan)
+        walker.merged = {tc: walker.cell_lines(origin, []) for tc, origin in origins.items()}
         walker.blocks(body)
     _assemble(walker.entries, found, walker.index)
     found.titles = walker.titles + ([title] if title else [])
@@ -65,6 +70,9 @@ class _Walker:
         self.texts: dict[etree._Element, str] = {}
         self.continued: set[etree._Element] = set()
         self.titles: list[str] = []  # short paragraphs above the first table
+        self.chunks: Callable[[etree._Element], list[str]] = lambda el: []
+        # Cells continuing a vertical merge (not the first of their row) → the merged value.
+        self.merged: dict[etree._Element, list[str]] = {}
 
     def text(self, p: etree._Element) -> str:
         text = self.texts.get(p)
@@ -86,10 +94,15 @@ class _Walker:
                         self.blocks(content)
             elif tag == t.customXml:
                 self.blocks(child)
+            elif tag == t.altChunk:  # a pasted document: its lines as paragraphs
+                for line in self.chunks(child):
+                    self.paragraph_line(line)
 
     def paragraph(self, p: etree._Element) -> None:
+        self.paragraph_line(self.text(p))
+
+    def paragraph_line(self, text: str) -> None:
         """A paragraph outside tables: `Label: value` (retyped reports) or a deviation heading."""
-        text = self.text(p)
         if not text.strip():
             return
         if self.heading.match(text):
@@ -149,7 +162,8 @@ class _Walker:
         tr = tc = None
         cells: list[list[str]] = []
         lines: list[str] = []
-        for el in tbl.iter(tr_tag, tc_tag, p_tag, t.tbl, t.sdt, t.customXml):
+        merged = self.merged
+        for el in tbl.iter(tr_tag, tc_tag, p_tag, t.tbl, t.sdt, t.customXml, t.altChunk):
             tag = el.tag
             if tag == p_tag:
                 if el.getparent() is not tc:
@@ -160,7 +174,7 @@ class _Walker:
                     return None
                 if not cells:
                     out[-1] = (el, cells, [])
-                tc, lines = el, []
+                tc, lines = el, list(merged[el]) if merged and el in merged else []
                 cells.append(lines)
             elif tag == tr_tag:
                 if el.getparent() is not tbl:
@@ -198,7 +212,7 @@ class _Walker:
                 for tc in tcs:
                     if first is None:
                         first = tc
-                    lines: list[str] | None = []
+                    lines: list[str] | None = list(self.merged.get(tc, ()))
                     for el in tc:
                         etag = el.tag
                         if etag == p_tag:
@@ -219,6 +233,9 @@ class _Walker:
     def row(self, cells: list[list[str]], table: int) -> list[_Entry]:
         """Label/value pairs in one table row; [] when its first non-empty cell is no label."""
         n = len(cells)
+        if n == 1:  # a row across the table: `Leverantör: Städ AB`, or a section heading
+            entry = self.label_cell(cells[0], table)
+            return [entry] if entry is not None and _has_text(entry.lines) else []
         if n == 2 and _has_text(cells[0]):  # the template's shape: label, value
             entry = self.label_cell(cells[0], table)
             if entry is None:
@@ -298,6 +315,8 @@ class _Walker:
                         lines.extend(self.cell_lines(content, nested))
             elif tag == t.customXml:
                 lines.extend(self.cell_lines(child, nested))
+            elif tag == t.altChunk:
+                lines.extend(self.chunks(child))
         return lines
 
 
@@ -329,17 +348,6 @@ def _has_text(lines: list[str]) -> bool:
         if ln and not ln.isspace():
             return True
     return False
-
-
-def merged_continuations(body: etree._Element, t: Tags) -> set[etree._Element]:
-    """Cells that continue a vertical merge from the row above (``w:vMerge`` without restart)."""
-    out = set()
-    for merge in body.iter(t.vMerge):
-        if merge.get(t.val) in (None, "continue"):
-            tc = merge.getparent().getparent()  # w:tc/w:tcPr/w:vMerge
-            if tc is not None and tc.tag == t.tc:
-                out.add(tc)
-    return out
 
 
 def _children(parent: etree._Element, tag: str, t: Tags) -> list[etree._Element]:

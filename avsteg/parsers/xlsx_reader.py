@@ -18,8 +18,9 @@ from typing import Any
 
 from lxml import etree
 
-from avsteg.domain.report import FoundTemplate, RawValue
+from avsteg.domain.report import FoundTemplate, RawValue, UnreadFormula
 from avsteg.domain.schema import Field, Schema
+from avsteg.parsers import formula as formulas
 from avsteg.parsers.ooxml import Package, labels_for
 
 NS_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -36,6 +37,31 @@ _BUILTIN_DATE_FORMATS = frozenset(range(14, 23)) | {27, 30, 36, 45, 46, 47, 50, 
 _FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 
 Grid = dict[int, dict[int, RawValue]]  # row number → column number → value (1-based)
+Copies = set[tuple[int, int]]  # (row, column) of cells that hold a merged cell's value
+MAX_MERGED_CELLS = 10_000  # cells filled from merges per sheet; a template has a handful
+
+# Excel writes characters XML cannot hold (and a literal "_x" sequence) as _xHHHH_.
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(text: str) -> str:
+    """Excel's ``_xHHHH_`` escapes decoded (``_x000D_`` is a carriage return; ``_x005F_`` an
+    underscore, so ``_x005F_x000D_`` is the literal text ``_x000D_``)."""
+    if "_x" not in text:
+        return text
+    out = _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
+    if any("\ud800" <= ch <= "\udfff" for ch in out):  # UTF-16 pairs escaped one by one
+        out = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return out
+
+
+class _Pending:
+    """A formula cell saved without a value: computed once the whole sheet is read."""
+
+    __slots__ = ("text", "shared")
+
+    def __init__(self, text: str, shared: str | None) -> None:
+        self.text, self.shared = text, shared
 
 
 def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
@@ -59,14 +85,15 @@ def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
             styles = _date_styles(pkg, target)
     reader = _SheetReader(strings, styles, found.date1904)
     sheets_el = workbook.find(f"{{{s}}}sheets")
-    grids: list[Grid] = []
+    grids: list[tuple[Grid, Copies]] = []
     for sheet in (sheets_el if sheets_el is not None else [])[:MAX_SHEETS]:
         if sheet.get("state") in ("hidden", "veryHidden"):
             continue  # drop-down lists and the like, not something the reporter filled in
         rid = sheet.get(f"{{{NS_R}}}id") or sheet.get(f"{{{NS_R_STRICT}}}id")
         target = rels.get(rid or "", ("", ""))[1]
         if target and pkg.has(target):
-            grids.append(reader.read(pkg.xml(target)))
+            grid = reader.read(pkg.xml(target))
+            grids.append((grid, reader.copies))
     _Collector(schema, found).collect(grids)
     title = pkg.core_title()
     if title:
@@ -93,12 +120,13 @@ def _shared_strings(pkg: Package, name: str) -> list[str]:
 def _rich_text(el: etree._Element, t_tag: str, rph_tag: str) -> str:
     """Plain text or rich-text runs joined; phonetic guides (rPh) left out."""
     if len(el) == 1 and el[0].tag == t_tag:  # plain text: by far the most common
-        return el[0].text or ""
+        text = el[0].text or ""
+        return unescape(text) if "_x" in text else text
     parts = []
     for t in el.iter(t_tag):
         if t.getparent().tag != rph_tag:
             parts.append(t.text or "")
-    return "".join(parts)
+    return unescape("".join(parts))
 
 
 def _first(parent: etree._Element, tag: str) -> etree._Element | None:
@@ -158,6 +186,7 @@ class _SheetTags:
     def __init__(self, s: str) -> None:
         self.sheet_data, self.row, self.c = f"{{{s}}}sheetData", f"{{{s}}}row", f"{{{s}}}c"
         self.v, self.is_, self.t, self.rph = f"{{{s}}}v", f"{{{s}}}is", f"{{{s}}}t", f"{{{s}}}rPh"
+        self.f, self.merge_cells = f"{{{s}}}f", f"{{{s}}}mergeCells"
         ns = {"s": s}
         self.count_cells = etree.XPath("count(s:row/s:c)", namespaces=ns)
         # The children of cells (a value, an inline string, a formula): a template's sheet is
@@ -173,10 +202,23 @@ class _SheetReader:
         self.strings = strings
         self.date_styles = date_styles
         self.date1904 = date1904
+        self.copies: Copies = set()  # of the sheet read last
+        self.pending = False
 
     def read(self, root: etree._Element) -> Grid:
+        """The sheet's values, with formulas computed and merged cells' values spread."""
+        self.copies, self.pending = set(), False
         s = _ns(root, NS_S)
         tags = _SHEET_TAGS.get(s) or _SheetTags(s)
+        grid = self.read_values(root, tags)
+        if self.pending:
+            _compute_formulas(grid)
+        merges = root.find(tags.merge_cells)
+        if merges is not None:
+            self.copies = _spread_merges(grid, merges)
+        return grid
+
+    def read_values(self, root: etree._Element, tags: _SheetTags) -> Grid:
         grid: Grid = {}
         data = root.find(tags.sheet_data)
         if data is None:
@@ -258,13 +300,19 @@ class _SheetReader:
         v = _first(c, tags.v)
         text = v.text if v is not None else None
         if text is None:
-            return None
+            f = _first(c, tags.f)
+            if f is None or (not f.text and f.get("t") != "shared"):
+                return None
+            self.pending = True
+            return _Pending(f.text or "", f.get("si") if f.get("t") == "shared" else None)
         if kind == "s":
             try:
                 return self.strings[int(text)]
             except (ValueError, IndexError):
                 return None
-        if kind in ("str", "e"):
+        if kind == "str":
+            return unescape(text) if "_x" in text else text
+        if kind == "e":
             return text
         if kind == "b":
             return text.strip() in ("1", "true")
@@ -287,6 +335,91 @@ class _SheetReader:
         if number.is_integer() and abs(number) < 1e15:
             return int(number)
         return number
+
+
+def _compute_formulas(grid: Grid) -> None:
+    """Each pending formula's value (spec 2.3: a simple formula without a cached value is
+    computed), or an :class:`UnreadFormula` that the field's error names."""
+    pending = {(r, c): v for r, row in grid.items() for c, v in row.items()
+               if isinstance(v, _Pending)}
+    masters: dict[str, tuple[str, int, int]] = {}
+    for (r, c), p in pending.items():
+        if p.shared is not None and p.text:
+            masters[p.shared] = (p.text, r, c)
+    done: dict[tuple[int, int], RawValue] = {}
+    busy: set[tuple[int, int]] = set()
+
+    def text_of(cell: tuple[int, int], p: _Pending) -> str:
+        if p.text or p.shared is None or p.shared not in masters:
+            return p.text
+        master, r, c = masters[p.shared]
+        return formulas.shift(master, cell[0] - r, cell[1] - c)
+
+    def number(cell: tuple[int, int]) -> float | None:
+        value = grid.get(cell[0], {}).get(cell[1])
+        if isinstance(value, _Pending):
+            value = compute(cell, value)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise formulas.Unsupported(str(value))
+        return float(value)
+
+    def numbers_in(first: tuple[int, int], last: tuple[int, int]) -> list[float]:
+        out = []
+        for r in [r for r in grid if first[0] <= r <= last[0]]:
+            for c in [c for c in grid[r] if first[1] <= c <= last[1]]:
+                value = grid[r][c]
+                if isinstance(value, _Pending):
+                    value = compute((r, c), value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out.append(float(value))
+        return out
+
+    def compute(cell: tuple[int, int], p: _Pending) -> RawValue:
+        if cell in done:
+            return done[cell]
+        text = ""
+        try:
+            if cell in busy or len(busy) > formulas.MAX_DEPTH:
+                raise formulas.Unsupported("cycle")
+            busy.add(cell)
+            text = text_of(cell, p)
+            result: RawValue = _number(formulas.evaluate(text, number, numbers_in))
+        except formulas.Unsupported:
+            result = UnreadFormula("=" + (text or p.text or "…"))
+        finally:
+            busy.discard(cell)
+        done[cell] = result
+        return result
+
+    for cell, p in pending.items():
+        grid[cell[0]][cell[1]] = compute(cell, p)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
+
+
+def _spread_merges(grid: Grid, merges: etree._Element) -> Copies:
+    """A merged cell's value in every cell it spans (spec 2.3); returns the cells filled."""
+    copies: Copies = set()
+    for merge in merges:
+        ref = merge.get("ref") or ""
+        first, _, last = ref.partition(":")
+        try:
+            (r1, c1), (r2, c2) = formulas.cell_of(first), formulas.cell_of(last)
+        except formulas.Unsupported:
+            continue
+        value = grid.get(r1, {}).get(c1)
+        if value is None or (r2 - r1 + 1) * (c2 - c1 + 1) + len(copies) > MAX_MERGED_CELLS:
+            continue
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                if (r, c) != (r1, c1) and grid.get(r, {}).get(c) is None:
+                    grid.setdefault(r, {})[c] = value
+                    copies.add((r, c))
+    return copies
 
 
 _TOTAL = re.compile(r"(?:summa|summering|totalt?|sum)\s*:?", re.IGNORECASE)
@@ -317,8 +450,8 @@ class _Collector:
         self.seen: set[str] = set()
         self.current: dict[str, RawValue] | None = None
 
-    def collect(self, grids: list[Grid]) -> None:
-        for grid in grids:
+    def collect(self, grids: list[tuple[Grid, Copies]]) -> None:
+        for grid, copies in grids:
             self.current = None  # a new sheet starts a new block when a deviation field comes
             header: dict[int, Field] | None = None
             first_values: dict[str, RawValue] = {}
@@ -326,24 +459,35 @@ class _Collector:
             first_col = 0
             for row_no in sorted(grid):
                 cells = grid[row_no]
+                # What was typed in this row; cells that only repeat a merged cell's value
+                # count as values of a deviation, never as labels.
+                own = {c: v for c, v in cells.items() if (row_no, c) not in copies} \
+                    if copies else cells
                 if header is None:
-                    labels = self.labels(cells)
-                    header = self.header(cells, labels)
+                    if not own:
+                        continue
+                    labels = self.labels(own)
+                    header = self.header(own, labels)
                     if header is not None:
                         first_col = min(header)
                         continue
-                    self.label_row(cells, labels)
+                    if len(own) == 1 and len(cells) > 1 and not self.has_value(own):
+                        continue  # a section heading merged across the row ("Resultat")
+                    self.label_row(own, labels)
                     continue
                 first = cells.get(first_col)
                 if isinstance(first, str):
                     if first in self.index.printed:  # the header pasted again (a copied block)
-                        again = self.header(cells, self.labels(cells))
+                        again = self.header(own, self.labels(own))
                         if again is not None:
                             header = again
                             continue
                     elif _is_total(first, cells):
                         continue
+                if len(own) == 1 and self.is_section(own):
+                    continue  # a one-cell section row ("Resultat") inside the table
                 block: dict[str, RawValue] = {}
+                typed = False
                 for col, fld in header.items():
                     value = cells.get(col)
                     if fld.scope == "report":
@@ -351,7 +495,8 @@ class _Collector:
                             first_values[fld.key] = value
                     else:
                         block[fld.key] = value
-                if any(v is not None for v in block.values()):
+                        typed = typed or (value is not None and col in own)
+                if typed:
                     self.found.deviations.append(block)
                     filled = True
             if header is not None and not filled:
@@ -365,6 +510,18 @@ class _Collector:
                     if fld.scope == "report":
                         self.set_report(fld.key, first_values.get(fld.key))
         self.found.recognised_labels = len(self.seen)
+
+    def is_section(self, own: dict[int, RawValue]) -> bool:
+        """A row whose one cell is nothing but a label or synonym: a heading, not a value."""
+        (value,) = own.values()
+        return isinstance(value, str) and self.index.get(value) is not None
+
+    def has_value(self, own: dict[int, RawValue]) -> bool:
+        """Whether a one-cell label row carries a value (`Leverantör: Städ AB`)."""
+        (value,) = own.values()
+        if not isinstance(value, str) or self.index.get(value) is None:
+            return True
+        return False
 
     def labels(self, cells: dict[int, RawValue]) -> dict[int, Field | None]:
         """Column → the field its text names (None: no label), for every text cell of a row."""
