@@ -75,8 +75,17 @@ def html_lines(data: bytes) -> list[str]:
     """The text of an HTML document, a line per block (paragraph, list item, heading); a table
     row's cells joined as ``label: value``, so a pasted two-column table reads like the template.
     One pass over the parsed tree."""
+    encoding = None  # lxml's own guess (a meta charset, else Latin-1) unless it reads as UTF
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        try:
+            data.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            pass
     parser = etree.HTMLParser(no_network=True, remove_comments=True, remove_pis=True,
-                              recover=True, huge_tree=False)
+                              recover=True, huge_tree=False, encoding=encoding)
     try:
         root = etree.fromstring(data, parser)
     except (etree.XMLSyntaxError, ValueError):

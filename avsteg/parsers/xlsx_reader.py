@@ -361,6 +361,11 @@ def _compute_formulas(grid: Grid) -> None:
             value = compute(cell, value)
         if value is None:
             return None
+        if isinstance(value, str):  # Excel's arithmetic reads a number typed as text
+            try:
+                return float(value.strip().replace(",", "."))
+            except ValueError:
+                raise formulas.Unsupported(value) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise formulas.Unsupported(str(value))
         return float(value)
