@@ -116,17 +116,26 @@ def _print_messages(console, results, base: Path) -> None:
 
 
 def _print_example_replies(console, results) -> None:
-    """Show the sender's view: the first receipt and the first error reply, in full."""
+    """Show the sender's view: the first receipt, error reply and help reply, in full."""
     shown = set()
     for _sample, handled, reply in results:
+        if reply is None:
+            continue
+        msg = email.message_from_bytes(reply.read_bytes(), policy=email.policy.default)
+        attached = [a.get_filename() for a in msg.iter_attachments()]
         kind = "kvittens" if handled.outcome in ("registered", "new_version") else (
-            "felsvar" if handled.outcome == "rejected" else None)
-        if reply is None or kind is None or kind in shown:
+            ("svar med mallar" if attached else "felsvar") if handled.outcome == "rejected"
+            else None)
+        if kind is None or kind in shown:
             continue
         shown.add(kind)
-        msg = email.message_from_bytes(reply.read_bytes(), policy=email.policy.default)
         console.rule(f"{kind.capitalize()} till {msg['To']}: {msg['Subject']}")
-        console.print(msg.get_content(), markup=False, highlight=False)
+        body = msg.get_body(("plain",))
+        console.print(body.get_content() if body is not None else "", markup=False,
+                      highlight=False)
+        if attached:
+            console.print("Bifogat: " + ", ".join(map(str, attached)), markup=False,
+                          highlight=False)
 
 
 def _export(db, schema, base: Path) -> Path | None:

@@ -115,18 +115,19 @@ def compose_help_reply(
     ]
     if problems:
         lines += ["Det här hittade vi:"] + [f"- {p}" for p in problems] + [""]
-    lines += [
-        (
+    if blank_templates:
+        lines += [
+            _attached_text(schema, blank_templates) + " Fyll i den som passar och skicka den "
+            f"som bilaga (.docx eller .xlsx) till {service_address}.",
+            "",
+        ]
+    else:
+        lines += [
             "Så skickar du rapporten: fyll i mallen och skicka den som bilaga i Word-format "
-            f"(.docx) eller Excel-format (.xlsx) till {service_address}."
-        ),
-        "",
-        (
-            _attached_text(schema, blank_templates) if blank_templates else
-            "Saknar du mallen? Svara på det här mejlet, så skickar vi den till dig."
-        ),
-        "",
-    ]
+            f"(.docx) eller Excel-format (.xlsx) till {service_address}. Saknar du mallen? "
+            "Svara på det här mejlet, så skickar vi den till dig.",
+            "",
+        ]
     lines += _signature(service_name)
     msg = _envelope(original, "\n".join(lines), references=[], service_address=service_address,
                     service_name=service_name, now=now, not_registered=True)

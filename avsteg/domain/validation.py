@@ -191,8 +191,12 @@ class _Checker:
                 if filled and total > value:
                     names = [pf.label for pf, _ in filled]
                     joined = " och ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
-                    self.error(f, dev, "sum_exceeds", parts=joined, total=show(total),
-                               value=show(value))
+                    # One part is no sum ("varav anställningar är 5"), and a sentence starts
+                    # with a capital even when the label does not.
+                    kind = ("sum_exceeds_one" if len(filled) == 1
+                            and "sum_exceeds_one" in self.schema.messages else "sum_exceeds")
+                    self.error(f, dev, kind, parts=joined[:1].upper() + joined[1:],
+                               total=show(total), value=show(value))
                     return False
         return True
 

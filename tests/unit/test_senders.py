@@ -244,3 +244,15 @@ def test_counts_agree_in_number(n, noun, text):
 def test_word_for_an_unlisted_pair():
     assert word(1, "återkallad", "återkallade") == "återkallad"
     assert word(4, "återkallad", "återkallade") == "återkallade"
+
+
+@pytest.mark.parametrize(("employments", "internships", "start"), [
+    (5, None, "Varav anställningar är 5, vilket"),
+    (2, 2, "Varav anställningar och varav praktikplatser är tillsammans 4, vilket"),
+])
+def test_parts_exceeding_the_whole_read_well(employments, internships, start):
+    report, devs = values("event", n=1, jobs_created=3, employments=employments,
+                          internships=internships)
+    out = parse("xlsx", fill_xlsx(build_xlsx(SCHEMA, "event"), report, devs))
+    [error] = out["errors"]
+    assert error["field"] == "jobs_created" and error["message"].startswith(start), error
