@@ -191,12 +191,10 @@ class _Checker:
                 if filled and total > value:
                     names = [pf.label for pf, _ in filled]
                     joined = " och ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
-                    # One part is no sum ("varav anställningar är 5"), and a sentence starts
-                    # with a capital even when the label does not.
+                    # One part is no sum ("varav anställningar är tillsammans 5").
                     kind = ("sum_exceeds_one" if len(filled) == 1
                             and "sum_exceeds_one" in self.schema.messages else "sum_exceeds")
-                    self.error(f, dev, kind, parts=joined[:1].upper() + joined[1:],
-                               total=show(total), value=show(value))
+                    self.error(f, dev, kind, parts=joined, total=show(total), value=show(value))
                     return False
         return True
 

@@ -247,8 +247,8 @@ def test_word_for_an_unlisted_pair():
 
 
 @pytest.mark.parametrize(("employments", "internships", "start"), [
-    (5, None, "Varav anställningar är 5, vilket"),
-    (2, 2, "Varav anställningar och varav praktikplatser är tillsammans 4, vilket"),
+    (5, None, "Fältet varav anställningar är 5, vilket"),
+    (2, 2, "Fälten varav anställningar och varav praktikplatser är tillsammans 4, vilket"),
 ])
 def test_parts_exceeding_the_whole_read_well(employments, internships, start):
     report, devs = values("event", n=1, jobs_created=3, employments=employments,
