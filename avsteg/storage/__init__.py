@@ -8,11 +8,20 @@ Import what you need from here; the submodules say why each part exists:
 * ``reports``   — reference numbers, reports, versions, deviations, ``current_versions``
 * ``outbox``    — replies queued, sent, retried with backoff
 * ``ledger``    — leases, poll state, reminders sent
+* ``history``   — people's actions (who, when, what, why); messages set aside for a person
 
 Importing this package connects to nothing.
 """
 
 from avsteg.storage.database import Database
+from avsteg.storage.history import (
+    SYSTEM_ACTOR,
+    clear_set_aside,
+    history_of_message,
+    history_of_report,
+    record_action,
+    set_aside,
+)
 from avsteg.storage.ledger import (
     acquire_lease,
     claim_message,
@@ -43,6 +52,7 @@ from avsteg.storage.messages import (
 from avsteg.storage.models import (
     AttachmentRow,
     DeviationRow,
+    HistoryRow,
     Lease,
     MessageRow,
     PollState,
@@ -81,6 +91,7 @@ __all__ = [
     "AttachmentRow",
     "Database",
     "DeviationRow",
+    "HistoryRow",
     "Lease",
     "MailboxPosition",
     "MessageRow",
@@ -90,10 +101,12 @@ __all__ = [
     "ReplyRow",
     "Report",
     "ReportVersion",
+    "SYSTEM_ACTOR",
     "acquire_lease",
     "add_attachment",
     "add_version",
     "backoff_delay",
+    "clear_set_aside",
     "claim_message",
     "current_version",
     "current_versions",
@@ -107,6 +120,8 @@ __all__ = [
     "format_reference",
     "get_message",
     "get_poll_state",
+    "history_of_message",
+    "history_of_report",
     "lease_holder",
     "mark_failed",
     "mark_processed",
@@ -117,6 +132,7 @@ __all__ = [
     "pending_messages",
     "poll_states",
     "queue_reply",
+    "record_action",
     "record_poll",
     "record_problems",
     "record_reminder",
@@ -128,6 +144,7 @@ __all__ = [
     "renew_lease",
     "replies_for_message",
     "replies_sent_to",
+    "set_aside",
     "sha256_hex",
     "store_raw_message",
     "utcnow",

@@ -116,6 +116,15 @@ class Database:
         except exc.SQLAlchemyError as error:
             raise TransientError(f"database: {_describe(error)}") from error
 
+    @staticmethod
+    def head_revision() -> str:
+        """The newest schema revision shipped in the package (what ``upgrade()`` reaches)."""
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        assert head is not None, "the package ships no migrations"
+        return head
+
     def table_names(self) -> list[str]:
         try:
             return sorted(inspect(self.engine).get_table_names())

@@ -50,6 +50,9 @@ SEVERITIES = ("error", "warning")
 REPLY_KINDS = ("receipt", "error", "help", "reminder", "digest")
 REPLY_STATUSES = ("queued", "sent", "failed")
 REMINDER_KINDS = ("first", "second")
+# Why a message waits for a person (spec 3, "pending"). Only these are stored on a message;
+# ``rejected-no-correction`` and ``undelivered-reply`` are derived from other rows by a query.
+SET_ASIDE_KINDS = ("unknown-domain", "unreadable", "suspected-spoofing")
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -102,6 +105,8 @@ class MessageRow(Base):
         Index("ix_messages_message_id_header", "message_id_header"),
         Index("ix_messages_sha256", "sha256"),
         Index("ix_messages_state", "state"),
+        Index("ix_messages_pending", "pending"),
+        CheckConstraint(f"pending IS NULL OR {_in('pending', SET_ASIDE_KINDS)}", name="pending"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,6 +130,10 @@ class MessageRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Set aside for a person (SET_ASIDE_KINDS); NULL when nothing waits or a person has acted.
+    pending: Mapped[str | None] = mapped_column(String(32))
+    # A copy made by ``reprocess`` points at the stored message it was made from.
+    reprocessed_from: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
 
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", order_by="AttachmentRow.id"
@@ -332,3 +341,23 @@ class ReminderSent(Base):
     year: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class HistoryRow(Base):
+    """One thing a person (or the service on a person's behalf) did: who, when, what, why.
+
+    Every action of the stödfunktion — withdraw and undo, reprocess, register anyway, trust a
+    domain, mark handled, send again, correct a field — lands here, so a report's page and the
+    register's Historik sheet tell the same story. Rows are only ever added.
+    """
+
+    __tablename__ = "history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(Json)
