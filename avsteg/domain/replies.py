@@ -109,7 +109,7 @@ def compose_help_reply(
         "",
         (
             "Tack för ditt mejl. Vi hittade ingen avstegsrapport som vi kan läsa in i det, så "
-            "inget har registrerats."
+            "ingenting har registrerats."
         ),
         "",
     ]
@@ -154,10 +154,10 @@ def _attached_text(schema: Schema, blank_templates: Sequence[tuple[str, bytes]])
 
 def _intro(new: int, dups: int, rejected: int) -> str:
     if rejected and not (new or dups):
-        return ("Din avstegsrapport har inte registrerats. Nedan står vad som behöver rättas."
-                if rejected == 1 else
-                f"Dina {rejected} avstegsrapporter har inte registrerats. Nedan står vad som "
-                "behöver rättas.")
+        return ("Vi har tagit emot din avstegsrapport, men ingenting har registrerats: nedan "
+                "står vad som behöver rättas." if rejected == 1 else
+                f"Vi har tagit emot dina {rejected} avstegsrapporter, men ingenting har "
+                "registrerats: nedan står vad som behöver rättas.")
     parts = []
     if new:
         parts.append("Tack! Din avstegsrapport är registrerad." if new == 1 and not rejected
