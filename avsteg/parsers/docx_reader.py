@@ -123,6 +123,7 @@ class _Walker:
         self.entries.append(_Entry(None, table=number))
         previous: _Entry | None = None
         continued, index = self.continued, self.index
+        printed_help = index.printed_help
         rows = self.plain_rows(tbl)
         for first, cells, nested in rows if rows is not None else self.rows(tbl):
             if first is None:
@@ -135,6 +136,10 @@ class _Walker:
             fld = None
             if label is not None and len(label) == 1 and label[0] and not label[0].isspace():
                 fld = index.get(label[0])  # the template's shape: one-line label, then value
+            elif label is not None and len(label) == 2 and label[1] in printed_help:
+                fld = index.get(label[0])  # a label and its hint exactly as printed
+                if fld is not None and fld.key not in printed_help[label[1]]:
+                    fld = None
             if fld is not None:
                 value = cells[1]
                 if not value or not value[0].strip() or not value[-1].strip():
@@ -396,7 +401,8 @@ def _assemble(entries: list[_Entry], found: FoundTemplate, labels: Labels) -> No
         seen.add(key)
         hint = value_help.get(key)
         if hint is not None and e.lines:  # drop the template's line under `Annat`
-            e.lines = [ln for ln in e.lines if label_key(ln) != hint]
+            e.lines = [ln for ln in e.lines if ln != hint[0] and (
+                not ln.lstrip().startswith(hint[1]) or label_key(ln) != hint[2])]
         if e.field.scope == "report":
             old = found.report.get(key)
             if old is None or (not old and e.lines):

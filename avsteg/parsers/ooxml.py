@@ -208,21 +208,25 @@ class Labels:
         self.weak_printed = frozenset(t for t in self.printed if label_key(t) in self.weak)
         # Hint lines a Word template of this version prints (or printed) in a field's label
         # cell, folded: a line under the label that is one of these is no value.
+        printed = {f.key: [t for t in (*(schema.hint(f, kind, "docx") for kind in schema.kinds),
+                                       *f.help.values(), *f.former_help) if t]
+                   for f in schema.fields}
         self.help: dict[str, frozenset[str]] = {
-            f.key: frozenset(
-                label_key(text).strip("() ")
-                for text in (*(schema.hint(f, kind, "docx") for kind in schema.kinds),
-                             *f.help.values(), *f.former_help)
-                if text
-            )
-            for f in schema.fields
+            key: frozenset(label_key(text).strip("() ") for text in texts)
+            for key, texts in printed.items()
         }
-        # The line a Word template prints under the option `Annat` of a choice field.
-        self.value_help: dict[str, str] = {}
+        # Each hint exactly as printed → the fields it is printed under (the walker's fast path).
+        self.printed_help: dict[str, frozenset[str]] = {}
+        for key, texts in printed.items():
+            for text in texts:
+                self.printed_help[text] = self.printed_help.get(text, frozenset()) | {key}
+        # The line a Word template prints under the option `Annat` of a choice field: as
+        # printed, its first word (a cheap test before folding), and folded.
+        self.value_help: dict[str, tuple[str, str, str]] = {}
         for f in schema.fields:
             other = schema.other_hint(f)
             if other is not None:
-                self.value_help[f.key] = label_key(other[1])
+                self.value_help[f.key] = (other[1], other[1].split(" ", 1)[0], label_key(other[1]))
 
     def get(self, text: str) -> Field | None:
         fld = self.printed.get(text)

@@ -300,7 +300,9 @@ class _SheetReader:
         v = _first(c, tags.v)
         text = v.text if v is not None else None
         if text is None:
-            f = _first(c, tags.f)
+            # A formula without a cached value (a program wrote it, not Excel); an empty value
+            # of a text formula (t="str") is a cached empty string, not a missing one.
+            f = _first(c, tags.f) if kind != "str" else None
             if f is None or (not f.text and f.get("t") != "shared"):
                 return None
             self.pending = True
