@@ -342,8 +342,11 @@ class _SheetReader:
 def _compute_formulas(grid: Grid) -> None:
     """Each pending formula's value (spec 2.3: a simple formula without a cached value is
     computed), or an :class:`UnreadFormula` that the field's error names."""
-    pending = {(r, c): v for r, row in grid.items() for c, v in row.items()
-               if isinstance(v, _Pending)}
+    pending: dict[tuple[int, int], _Pending] = {}
+    for r, row in grid.items():
+        for c, v in row.items():
+            if isinstance(v, _Pending):
+                pending[(r, c)] = v
     masters: dict[str, tuple[str, int, int]] = {}
     for (r, c), p in pending.items():
         if p.shared is not None and p.text:
