@@ -28,6 +28,7 @@ class _Entry:
     field: Field | None  # None: a break (a heading "Avsteg 2", or a table start)
     lines: list[str] = dc_field(default_factory=list)
     table: int | None = None
+    heading: bool = False  # an empty row labelled by a synonym ("Resultat"): maybe a heading
 
 
 TITLE_MAX = 120  # a longer paragraph above the tables is an instruction, not a title
@@ -145,6 +146,8 @@ class _Walker:
                 if not value or not value[0].strip() or not value[-1].strip():
                     value = _trim(value)
                 previous = _Entry(fld, value, number)
+                if not value and label_key(label[0]) != label_key(fld.label):
+                    previous.heading = True
                 self.entries.append(previous)
                 continue
             entries = self.row(cells, number)
@@ -391,6 +394,7 @@ def _assemble(entries: list[_Entry], found: FoundTemplate, labels: Labels) -> No
             table_keys.setdefault(e.table, set()).add(e.field.key)
     seen: set[str] = set()
     current: dict | None = None
+    headings: set[tuple[int | None, str]] = set()  # (table, key) of the block's heading rows
     pending = False
     for e in entries:
         if e.field is None:
@@ -408,9 +412,14 @@ def _assemble(entries: list[_Entry], found: FoundTemplate, labels: Labels) -> No
             if old is None or (not old and e.lines):
                 found.report[key] = e.lines
             continue
-        if current is None or pending or key in current:
+        if current is not None and not pending and (e.table, key) in headings:
+            headings.discard((e.table, key))  # the field itself, under its heading row
+        elif current is None or pending or key in current:
             current = {}
             found.deviations.append(current)
+            headings.clear()
             pending = False
+        if e.heading:
+            headings.add((e.table, key))
         current[key] = e.lines
     found.recognised_labels = len(seen)

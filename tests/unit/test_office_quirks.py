@@ -291,3 +291,16 @@ def test_an_altchunk_we_cannot_read_is_named():
     [error] = out["errors"]
     assert error["field"] is None and "word/afchunk1.rtf" in error["message"]
     assert "Klistra in" in error["message"]
+
+
+def test_word_two_cell_section_row_starts_no_phantom_deviation_either():
+    doc = _docx_filled([deviation(other_results="Två anställda", comment="Bra")])
+    rows = _rows(doc.tables[1])
+    new = parse_xml(
+        '<w:tr xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        "<w:tc><w:p><w:r><w:t>Resultat</w:t></w:r></w:p></w:tc><w:tc><w:p/></w:tc></w:tr>")
+    rows["jobs_created"]._tr.addprevious(new)
+    out = parse("avsteg.docx", _save(doc))
+    assert out["status"] == "accepted", out["errors"]
+    assert len(out["deviations"]) == 1
+    assert out["deviations"][0]["other_results"] == "Två anställda"
