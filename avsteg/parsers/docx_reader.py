@@ -146,7 +146,7 @@ class _Walker:
                 if not value or not value[0].strip() or not value[-1].strip():
                     value = _trim(value)
                 previous = _Entry(fld, value, number)
-                if not value and label_key(label[0]) != label_key(fld.label):
+                if not value and label is not None and label_key(label[0]) != label_key(fld.label):
                     previous.heading = True
                 self.entries.append(previous)
                 continue
