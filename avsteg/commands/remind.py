@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.domain.swedish import count, word
 
 HELP = "remind organisations that owe this year's Helårsrapport (--dry-run: only list them)"
 
@@ -64,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
             delivered = {d.reply_id: d for d in deliver_due(db, outbox, only=ids)}
             sent = sum(1 for d in delivered.values() if d.status == "sent")
             if len(ids) < len(plans):
-                say(f"{len(plans) - len(ids)} påminnelser hade redan skickats av någon annan.")
-            say(f"{sent} av {len(ids)} påminnelser skickade.")
+                skipped = len(plans) - len(ids)
+                say(f"{count(skipped, 'påminnelse')} hade redan skickats av någon annan.")
+            say(f"{sent} av {count(len(ids), 'påminnelse')} "
+                f"{word(len(ids), 'skickad', 'skickade')}.")
     finally:
         db.dispose()
     if args.json:

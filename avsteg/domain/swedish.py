@@ -24,6 +24,7 @@ PLURALS: dict[str, str] = {
     "återkallad rapport": "återkallade rapporter",
     "ny rapport": "nya rapporter",
     "ändrad rapport": "ändrade rapporter",
+    "påminnelse": "påminnelser",
 }
 
 

@@ -71,7 +71,7 @@ def summary_text(summary: Summary) -> str:
     )
     text = (
         f"Under perioden har {plural(t.reports, 'rapport', 'rapporter')} med sammanlagt "
-        f"{format_number(t.deviations)} avsteg kommit in från {organisations}. "
+        f"{plural(t.deviations, 'avsteg', 'avsteg')} kommit in från {organisations}. "
         f"Avstegen har gett {plural(t.jobs_created, 'arbetstillfälle', 'arbetstillfällen')}, "
         f"varav {plural(t.employments, 'anställning', 'anställningar')} och "
         f"{plural(t.internships, 'praktikplats', 'praktikplatser')}"
