@@ -14,14 +14,18 @@ import shutil
 import sys
 from pathlib import Path
 
+from avsteg.bootstrap import build_outbox, build_pipeline, open_database
+from avsteg.commands.common import settings_from
+from avsteg.commands.list_reports import print_table, register_lines
+from avsteg.domain.vocabulary import REGISTERING, REPLY_KINDS, outcome_word
+from avsteg.register.export import build_xlsx
+from avsteg.samples import correction, first_batch
+from avsteg.services.delivery import deliver_due
+from avsteg.storage.read_model.register import register_rows
 from avsteg.domain.swedish import count
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
-OUTCOME_SV = {
-    "registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
-    "rejected": "avvisad, svar med fel", "ignored": "lämnad åt en person", "failed": "misslyckades",
-}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,12 +45,6 @@ def _fresh_dir(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from avsteg.bootstrap import build_pipeline, open_database
-    from avsteg.commands.common import settings_from
-    from avsteg.commands.list_reports import print_table, register_lines
-    from avsteg.ingest.delivery import deliver_due
-    from avsteg.ingest.folder_outbox import FolderOutbox
-    from avsteg.samples import correction, first_batch
 
     console = Console(width=None if sys.stdout.isatty() else 120)
     base = Path(args.dir).resolve()
@@ -58,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     settings.database.url = f"sqlite:///{db_path}"  # the demo never touches a configured database
     db = open_database(settings)
     pipeline = build_pipeline(settings, db)
-    outbox = FolderOutbox(outbox_dir)
+    outbox = build_outbox(settings, outbox_dir)
     today = dt.date.today()
 
     console.rule("[bold]avsteg demo")
@@ -109,7 +107,7 @@ def _print_messages(console, results, base: Path) -> None:
         table.add_column(h)
     for sample, handled, reply in results:
         table.add_row(sample.story, handled.sender or "",
-                      OUTCOME_SV.get(handled.outcome, handled.outcome),
+                      outcome_word(handled.outcome),
                       ", ".join(handled.references),
                       reply.name if reply else "inget svar")
     console.print(table)
@@ -123,8 +121,8 @@ def _print_example_replies(console, results) -> None:
             continue
         msg = email.message_from_bytes(reply.read_bytes(), policy=email.policy.default)
         attached = [a.get_filename() for a in msg.iter_attachments()]
-        kind = "kvittens" if handled.outcome in ("registered", "new_version") else (
-            ("svar med mallar" if attached else "felsvar") if handled.outcome == "rejected"
+        kind = REPLY_KINDS["receipt"] if handled.outcome in REGISTERING else (
+            REPLY_KINDS["help" if attached else "error"] if handled.outcome == "rejected"
             else None)
         if kind is None or kind in shown:
             continue
@@ -139,11 +137,6 @@ def _print_example_replies(console, results) -> None:
 
 
 def _export(db, schema, base: Path) -> Path | None:
-    try:
-        from avsteg.register.export import build_xlsx
-        from avsteg.register.query import register_rows
-    except ImportError:
-        return None
     path = base / "avstegsregister.xlsx"
     with db.unit_of_work(readonly=True) as s:
         path.write_bytes(build_xlsx(register_rows(s, schema=schema), schema))

@@ -164,3 +164,9 @@ def outbox_counts(s: Session) -> dict[str, int]:
     """How many replies are in each state (for ``avsteg status``)."""
     rows = s.execute(select(ReplyRow.status, func.count(ReplyRow.id)).group_by(ReplyRow.status))
     return {status: int(count) for status, count in rows}
+
+
+def reply_exists(s: Session, message_id: str) -> bool:
+    """Whether a reply with this Message-ID was queued already (a digest is queued once)."""
+    query = select(ReplyRow.id).where(ReplyRow.message_id_header == message_id)
+    return s.execute(query).first() is not None

@@ -16,8 +16,8 @@ from openpyxl import load_workbook
 from openpyxl.comments import Comment
 
 from avsteg.domain.schema import Schema, label_key
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.xlsx_template import build_xlsx
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 
 V1_YEAR_HELP = "Lämnas tomt i en händelserapport om året framgår av datum för avsteget."
 V1_INSTRUCTIONS = (

@@ -23,8 +23,8 @@ from openpyxl.utils import get_column_letter
 from avsteg.config.schema import default_schema
 from avsteg.domain.schema import label_key
 from avsteg.parsers.template import parse_attachment
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.xlsx_template import build_xlsx
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 from tests.support.fill import FillStyle, fill_docx, fill_xlsx
 from tests.support.ooxml_edit import edit_parts, part_text, to_shared_strings
 

@@ -1,0 +1,499 @@
+"""A filled-in Excel template (.xlsx) → :class:`FoundTemplate`, from the sheet XML itself.
+
+openpyxl's full load builds a styled cell object for every cell and costs many times the XML
+parse; all we need is each cell's value. This small reader resolves shared and inline strings,
+rich-text runs, booleans, formulas' cached values and numbers, and turns a number in a
+date-formatted cell into a ``datetime`` (both the 1900 and the 1904 date system).
+
+Sheets are found by their labels, not their names, so a renamed sheet or a workbook with the
+report fields and the deviation table on one sheet still reads: rows whose first non-empty cell
+is a label are label/value rows (``Rapport``); a row with several deviation labels is the header
+of a deviation table, and every later non-empty row is one deviation (``Avsteg``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from lxml import etree
+
+from avsteg.domain.report import FoundTemplate, RawValue, UnreadFormula
+from avsteg.domain.schema import Field, Schema
+from avsteg.parsers.office import formula as formulas
+from avsteg.parsers.office.ooxml import Package, labels_for
+from avsteg.parsers.office.xlsx_parts import (
+    NS_S,
+    date_styles,
+    excel_date,
+    first_child,
+    ns_of,
+    rich_text,
+    shared_strings,
+    unescape,
+)
+
+NS_S_STRICT = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_R_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+MAX_SHEETS = 30
+MAX_CELLS = 200_000  # a filled template has a few hundred; a budget sheet is no report anyway
+HEADER_MIN_LABELS = 3
+TITLE_MAX = 120  # a longer text above the labels is an instruction, not a title
+
+
+Grid = dict[int, dict[int, RawValue]]  # row number → column number → value (1-based)
+Copies = set[tuple[int, int]]  # (row, column) of cells that hold a merged cell's value
+MAX_MERGED_CELLS = 10_000  # cells filled from merges per sheet; a template has a handful
+
+class _Pending:
+    """A formula cell saved without a value: computed once the whole sheet is read."""
+
+    __slots__ = ("text", "shared")
+
+    def __init__(self, text: str, shared: str | None) -> None:
+        self.text, self.shared = text, shared
+
+
+def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
+    """Read every visible sheet of an opened package into raw label/value pairs."""
+    found = FoundTemplate(format="xlsx")
+    found.identifier, found.version = pkg.core_properties()
+    workbook_name = pkg.main_part("xl/workbook.xml")
+    workbook = pkg.xml(workbook_name)
+    if workbook is None:
+        return found
+    s = ns_of(workbook, NS_S)
+    pr = workbook.find(f"{{{s}}}workbookPr")
+    found.date1904 = pr is not None and pr.get("date1904") in ("1", "true")
+    rels = pkg.relationships(workbook_name)
+    strings: list[str] = []
+    styles: list[bool] = []
+    for rel_type, target in rels.values():
+        if rel_type.endswith("/sharedStrings"):
+            strings = shared_strings(pkg, target)
+        elif rel_type.endswith("/styles"):
+            styles = date_styles(pkg, target)
+    reader = _SheetReader(strings, styles, found.date1904)
+    sheets_el = workbook.find(f"{{{s}}}sheets")
+    grids: list[tuple[Grid, Copies]] = []
+    for sheet in (sheets_el if sheets_el is not None else [])[:MAX_SHEETS]:
+        if sheet.get("state") in ("hidden", "veryHidden"):
+            continue  # drop-down lists and the like, not something the reporter filled in
+        rid = sheet.get(f"{{{NS_R}}}id") or sheet.get(f"{{{NS_R_STRICT}}}id")
+        target = rels.get(rid or "", ("", ""))[1]
+        if target and pkg.has(target):
+            grid = reader.read(pkg.xml(target))
+            grids.append((grid, reader.copies))
+    _Collector(schema, found).collect(grids)
+    title = pkg.core_title()
+    if title:
+        found.titles.append(title)
+    return found
+
+
+class _SheetTags:
+    """Clark names and compiled XPaths of one SpreadsheetML namespace (transitional or strict)."""
+
+    def __init__(self, s: str) -> None:
+        self.sheet_data, self.row, self.c = f"{{{s}}}sheetData", f"{{{s}}}row", f"{{{s}}}c"
+        self.v, self.is_, self.t, self.rph = f"{{{s}}}v", f"{{{s}}}is", f"{{{s}}}t", f"{{{s}}}rPh"
+        self.f, self.merge_cells = f"{{{s}}}f", f"{{{s}}}mergeCells"
+        ns = {"s": s}
+        self.count_cells = etree.XPath("count(s:row/s:c)", namespaces=ns)
+        # The children of cells (a value, an inline string, a formula): a template's sheet is
+        # mostly styled empty cells, and selecting these in C skips those without a Python loop.
+        self.cell_children = etree.XPath("s:row/s:c/*", namespaces=ns)
+
+
+_SHEET_TAGS = {ns: _SheetTags(ns) for ns in (NS_S, NS_S_STRICT)}
+
+
+class _SheetReader:
+    def __init__(self, strings: list[str], date_styles: list[bool], date1904: bool) -> None:
+        self.strings = strings
+        self.date_styles = date_styles
+        self.date1904 = date1904
+        self.copies: Copies = set()  # of the sheet read last
+        self.pending = False
+
+    def read(self, root: etree._Element) -> Grid:
+        """The sheet's values, with formulas computed and merged cells' values spread."""
+        self.copies, self.pending = set(), False
+        s = ns_of(root, NS_S)
+        tags = _SHEET_TAGS.get(s) or _SheetTags(s)
+        grid = self.read_values(root, tags)
+        if self.pending:
+            _compute_formulas(grid)
+        merges = root.find(tags.merge_cells)
+        if merges is not None:
+            self.copies = _spread_merges(grid, merges)
+        return grid
+
+    def read_values(self, root: etree._Element, tags: _SheetTags) -> Grid:
+        grid: Grid = {}
+        data = root.find(tags.sheet_data)
+        if data is None:
+            return grid
+        if tags.count_cells(data) > MAX_CELLS:
+            return self.read_capped(data, tags)
+        filled: dict[etree._Element, list[etree._Element]] = {}  # row → its non-empty cells
+        last = None
+        for child in tags.cell_children(data):
+            c = child.getparent()
+            if c is not last:  # a cell's children come together (document order)
+                filled.setdefault(c.getparent(), []).append(c)
+                last = c
+        row_no = 0
+        for row in data.iterchildren(tags.row):
+            r = row.get("r")
+            row_no = int(r) if r and r.isdigit() else row_no + 1
+            cells = filled.get(row)
+            if cells is None:
+                continue
+            values: dict[int, RawValue] = {}
+            for c in cells:
+                ref = c.get("r")
+                if ref is None:  # placed after the cells before it, empty ones included
+                    values = self.row_values(row, tags)
+                    break
+                value = self.value(c, tags)
+                if value is not None and value != "":
+                    values[_column(ref)] = value
+            if values:
+                grid[row_no] = values
+        return grid
+
+    def read_capped(self, data: etree._Element, tags: _SheetTags) -> Grid:
+        """Cell by cell, stopping at :data:`MAX_CELLS` (the current row is left out)."""
+        grid: Grid = {}
+        cells = 0
+        row_no = 0
+        for row in data.iterchildren(tags.row):
+            r = row.get("r")
+            row_no = int(r) if r and r.isdigit() else row_no + 1
+            count = sum(1 for _ in row.iterchildren(tags.c))
+            if cells + count > MAX_CELLS:
+                return grid
+            cells += count
+            values = self.row_values(row, tags)
+            if values:
+                grid[row_no] = values
+        return grid
+
+    def row_values(self, row: etree._Element, tags: _SheetTags) -> dict[int, RawValue]:
+        """Column → value of one row, walking every cell (a cell without ``r`` follows the last)."""
+        values: dict[int, RawValue] = {}
+        col = 0
+        last_ref: str | None = None  # ref of the last cell skipped without parsing it
+        for c in row.iterchildren(tags.c):
+            ref = c.get("r")
+            if not len(c):  # styled but empty: by far the most common cell in a template
+                if ref is None:
+                    col += 1
+                else:
+                    last_ref = ref
+                continue
+            if ref is not None:
+                col = _column(ref)
+            else:
+                col = (_column(last_ref) if last_ref else col) + 1
+            last_ref = None
+            value = self.value(c, tags)
+            if value is not None and value != "":
+                values[col] = value
+        return values
+
+    def value(self, c: etree._Element, tags: _SheetTags) -> Any:
+        kind = c.get("t", "n")
+        if kind == "inlineStr":
+            inline = first_child(c, tags.is_)
+            return rich_text(inline, tags.t, tags.rph) if inline is not None else None
+        v = first_child(c, tags.v)
+        text = v.text if v is not None else None
+        if text is None:
+            # A formula without a cached value (a program wrote it, not Excel); an empty value
+            # of a text formula (t="str") is a cached empty string, not a missing one.
+            f = first_child(c, tags.f) if kind != "str" else None
+            if f is None or (not f.text and f.get("t") != "shared"):
+                return None
+            self.pending = True
+            return _Pending(f.text or "", f.get("si") if f.get("t") == "shared" else None)
+        if kind == "s":
+            try:
+                return self.strings[int(text)]
+            except (ValueError, IndexError):
+                return None
+        if kind == "str":
+            return unescape(text) if "_x" in text else text
+        if kind == "e":
+            return text
+        if kind == "b":
+            return text.strip() in ("1", "true")
+        if kind == "d":
+            try:
+                return dt.datetime.fromisoformat(text.strip().rstrip("Z"))
+            except ValueError:
+                return text
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        style = c.get("s")
+        if style and style.isdigit():
+            idx = int(style)
+            if idx < len(self.date_styles) and self.date_styles[idx]:
+                date = excel_date(number, self.date1904)
+                if date is not None:
+                    return date
+        if number.is_integer() and abs(number) < 1e15:
+            return int(number)
+        return number
+
+
+def _compute_formulas(grid: Grid) -> None:
+    """Each pending formula's value (spec 2.3: a simple formula without a cached value is
+    computed), or an :class:`UnreadFormula` that the field's error names."""
+    pending: dict[tuple[int, int], _Pending] = {}
+    for r, row in grid.items():
+        for c, v in row.items():
+            if isinstance(v, _Pending):
+                pending[(r, c)] = v
+    masters: dict[str, tuple[str, int, int]] = {}
+    for (r, c), p in pending.items():
+        if p.shared is not None and p.text:
+            masters[p.shared] = (p.text, r, c)
+    done: dict[tuple[int, int], RawValue] = {}
+    busy: set[tuple[int, int]] = set()
+
+    def text_of(cell: tuple[int, int], p: _Pending) -> str:
+        if p.text or p.shared is None or p.shared not in masters:
+            return p.text
+        master, r, c = masters[p.shared]
+        return formulas.shift(master, cell[0] - r, cell[1] - c)
+
+    def number(cell: tuple[int, int]) -> float | None:
+        value = grid.get(cell[0], {}).get(cell[1])
+        if isinstance(value, _Pending):
+            value = compute(cell, value)
+        if value is None:
+            return None
+        if isinstance(value, str):  # Excel's arithmetic reads a number typed as text
+            try:
+                return float(value.strip().replace(",", "."))
+            except ValueError:
+                raise formulas.Unsupported(value) from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise formulas.Unsupported(str(value))
+        return float(value)
+
+    def numbers_in(first: tuple[int, int], last: tuple[int, int]) -> list[float]:
+        out = []
+        for r in [r for r in grid if first[0] <= r <= last[0]]:
+            for c in [c for c in grid[r] if first[1] <= c <= last[1]]:
+                value = grid[r][c]
+                if isinstance(value, _Pending):
+                    value = compute((r, c), value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out.append(float(value))
+        return out
+
+    def compute(cell: tuple[int, int], p: _Pending) -> RawValue:
+        if cell in done:
+            return done[cell]
+        text = ""
+        try:
+            if cell in busy or len(busy) > formulas.MAX_DEPTH:
+                raise formulas.Unsupported("cycle")
+            busy.add(cell)
+            text = text_of(cell, p)
+            result: RawValue = _number(formulas.evaluate(text, number, numbers_in))
+        except formulas.Unsupported:
+            result = UnreadFormula("=" + (text or p.text or "…"))
+        finally:
+            busy.discard(cell)
+        done[cell] = result
+        return result
+
+    for cell, p in pending.items():
+        grid[cell[0]][cell[1]] = compute(cell, p)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
+
+
+def _spread_merges(grid: Grid, merges: etree._Element) -> Copies:
+    """A merged cell's value in every cell it spans (spec 2.3); returns the cells filled."""
+    copies: Copies = set()
+    for merge in merges:
+        ref = merge.get("ref") or ""
+        first, _, last = ref.partition(":")
+        try:
+            (r1, c1), (r2, c2) = formulas.cell_of(first), formulas.cell_of(last)
+        except formulas.Unsupported:
+            continue
+        value = grid.get(r1, {}).get(c1)
+        if value is None or (r2 - r1 + 1) * (c2 - c1 + 1) + len(copies) > MAX_MERGED_CELLS:
+            continue
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                if (r, c) != (r1, c1) and grid.get(r, {}).get(c) is None:
+                    grid.setdefault(r, {})[c] = value
+                    copies.add((r, c))
+    return copies
+
+
+_TOTAL = re.compile(r"(?:summa|summering|totalt?|sum)\s*:?", re.IGNORECASE)
+
+
+def _is_total(first: str, cells: dict[int, RawValue]) -> bool:
+    """A row people add under the deviations: `Summa` and numbers (or formulas), nothing else."""
+    return _TOTAL.fullmatch(first.strip()) is not None and sum(
+        isinstance(v, str) for v in cells.values()) == 1
+
+
+def _column(ref: str) -> int:
+    """1-based column number of a cell reference such as ``AB12``."""
+    n = 0
+    for ch in ref:
+        if not "A" <= ch <= "Z":
+            break
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+class _Collector:
+    """Grids → report fields and deviation blocks (spec 2.2 layout, and what people make of it)."""
+
+    def __init__(self, schema: Schema, found: FoundTemplate) -> None:
+        self.index = labels_for(schema)
+        self.found = found
+        self.seen: set[str] = set()
+        self.current: dict[str, RawValue] | None = None
+
+    def collect(self, grids: list[tuple[Grid, Copies]]) -> None:
+        for grid, copies in grids:
+            self.current = None  # a new sheet starts a new block when a deviation field comes
+            header: dict[int, Field] | None = None
+            first_values: dict[str, RawValue] = {}
+            filled = False
+            first_col = 0
+            for row_no in sorted(grid):
+                cells = grid[row_no]
+                # What was typed in this row; cells that only repeat a merged cell's value
+                # count as values of a deviation, never as labels.
+                own = {c: v for c, v in cells.items() if (row_no, c) not in copies} \
+                    if copies else cells
+                if header is None:
+                    if not own:
+                        continue
+                    labels = self.labels(own)
+                    header = self.header(own, labels)
+                    if header is not None:
+                        first_col = min(header)
+                        continue
+                    if len(own) == 1 and len(cells) > 1 and not self.has_value(own):
+                        continue  # a section heading merged across the row ("Resultat")
+                    self.label_row(own, labels)
+                    continue
+                first = cells.get(first_col)
+                if isinstance(first, str):
+                    if first in self.index.printed:  # the header pasted again (a copied block)
+                        again = self.header(own, self.labels(own))
+                        if again is not None:
+                            header = again
+                            continue
+                    elif _is_total(first, cells):
+                        continue
+                if len(own) == 1 and self.is_section(own):
+                    continue  # a one-cell section row ("Resultat") inside the table
+                block: dict[str, RawValue] = {}
+                typed = False
+                for col, fld in header.items():
+                    value = cells.get(col)
+                    if fld.scope == "report":
+                        if value is not None and fld.key not in first_values:
+                            first_values[fld.key] = value
+                    else:
+                        block[fld.key] = value
+                        typed = typed or (value is not None and col in own)
+                if typed:
+                    self.found.deviations.append(block)
+                    filled = True
+            if header is not None and not filled:
+                # A deviation table with no row filled in: one empty deviation, so a blank
+                # template lists the deviation's required fields as Word's empty table does.
+                self.found.deviations.append(
+                    {f.key: None for f in header.values() if f.scope == "deviation"})
+            if header is not None:
+                for fld in header.values():
+                    self.seen.add(fld.key)
+                    if fld.scope == "report":
+                        self.set_report(fld.key, first_values.get(fld.key))
+        self.found.recognised_labels = len(self.seen)
+
+    def is_section(self, own: dict[int, RawValue]) -> bool:
+        """A row whose one cell is nothing but a label or synonym: a heading, not a value."""
+        (value,) = own.values()
+        return isinstance(value, str) and self.index.get(value) is not None
+
+    def has_value(self, own: dict[int, RawValue]) -> bool:
+        """Whether a one-cell label row carries a value (`Leverantör: Städ AB`)."""
+        (value,) = own.values()
+        if not isinstance(value, str) or self.index.get(value) is None:
+            return True
+        return False
+
+    def labels(self, cells: dict[int, RawValue]) -> dict[int, Field | None]:
+        """Column → the field its text names (None: no label), for every text cell of a row."""
+        return {col: self.index.get(value) for col, value in cells.items() if isinstance(value, str)}
+
+    def header(self, cells: dict[int, RawValue], labels: dict[int, Field | None]) -> dict[int, Field] | None:
+        """Column → field when this row holds several deviation labels, else None.
+
+        A column named by a lone everyday synonym (`Avtal`, `Leverantor`) counts half, so a
+        budget sheet's `Avtal | Leverantör | Kommentar` is no deviation table.
+        """
+        mapping: dict[int, Field] = {}
+        weight = 0.0
+        for col, fld in labels.items():
+            if fld is not None and all(f.key != fld.key for f in mapping.values()):
+                mapping[col] = fld
+                if fld.scope == "deviation":
+                    weight += 0.5 if self.index.is_weak(cells[col]) else 1.0  # type: ignore[arg-type]
+        return mapping if weight >= HEADER_MIN_LABELS else None
+
+    def label_row(self, cells: dict[int, RawValue], labels: dict[int, Field | None]) -> None:
+        """`Label | value` (value in the next non-empty cell), or `Label: value` in one cell."""
+        cols = sorted(cells)
+        first = cells[cols[0]]
+        if not isinstance(first, str):
+            return
+        value: RawValue = cells[cols[1]] if len(cols) > 1 else None
+        fld = labels[cols[0]]
+        if fld is None:
+            head, sep, rest = first.partition(":")
+            if not sep:
+                head, sep, rest = first.partition("\n")
+            fld = self.index.get(head) if sep else None
+            if fld is None:
+                if not self.seen and len(first) <= TITLE_MAX:  # above every label: a title
+                    self.found.titles.append(first.strip())
+                return
+            if rest.strip():
+                value = rest.strip() if value is None else f"{rest.strip()}\n{value}"
+        self.seen.add(fld.key)
+        if fld.scope == "report":
+            self.set_report(fld.key, value)
+            return
+        if self.current is None or fld.key in self.current:
+            self.current = {}
+            self.found.deviations.append(self.current)
+        self.current[fld.key] = value
+
+    def set_report(self, key: str, value: RawValue) -> None:
+        report = self.found.report
+        if key not in report or (report[key] is None and value is not None):
+            report[key] = value
