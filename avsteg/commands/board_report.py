@@ -8,8 +8,8 @@ from pathlib import Path
 from avsteg.commands.common import add_db_argument, say
 from avsteg.commands.export import add_period_arguments, load_register
 from avsteg.domain.errors import AvstegError
-from avsteg.register.board_report import build_board_report
 from avsteg.domain.swedish import count
+from avsteg.register.board_report import build_board_report
 
 HELP = "write the board report (Word) with the period's deviations, figures and a chart"
 

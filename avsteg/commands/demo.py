@@ -17,12 +17,12 @@ from pathlib import Path
 from avsteg.bootstrap import build_outbox, build_pipeline, open_database
 from avsteg.commands.common import settings_from
 from avsteg.commands.list_reports import print_table, register_lines
+from avsteg.domain.swedish import count
 from avsteg.domain.vocabulary import REGISTERING, REPLY_KINDS, outcome_word
 from avsteg.register.export import build_xlsx
 from avsteg.samples import correction, first_batch
 from avsteg.services.delivery import deliver_due
 from avsteg.storage.read_model.register import register_rows
-from avsteg.domain.swedish import count
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"

@@ -12,10 +12,10 @@ from pathlib import Path
 from avsteg.commands.common import add_db_argument, say, settings_from
 from avsteg.config.schema import load_schema
 from avsteg.domain.errors import AvstegError
+from avsteg.domain.swedish import count
 from avsteg.register.export import build_csv, build_xlsx
 from avsteg.storage.database import Database
 from avsteg.storage.read_model.register import register_rows
-from avsteg.domain.swedish import count
 
 HELP = "export the register as Excel (sheets, tables, charts) or CSV (the Avsteg sheet)"
 

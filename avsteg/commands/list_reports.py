@@ -10,10 +10,10 @@ from rich.table import Table
 from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, settings_from
 from avsteg.domain.localtime import show_time
+from avsteg.domain.swedish import count, word
 from avsteg.domain.vocabulary import WITHDRAWN
 from avsteg.storage.database import Database
 from avsteg.storage.read_model import list_reports
-from avsteg.domain.swedish import count, word
 
 HELP = "list the register (newest version of each report)"
 

@@ -16,10 +16,10 @@ from avsteg.bootstrap import build_outbox, open_database, schema_of
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 from avsteg.domain.localtime import local_time
 from avsteg.domain.replies.reminders import who_owes_annual
+from avsteg.domain.swedish import count, word
 from avsteg.services.delivery import deliver_due
 from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
 from avsteg.storage.read_model.register import register_rows
-from avsteg.domain.swedish import count, word
 
 HELP = "remind organisations that owe this year's Helårsrapport (--dry-run: only list them)"
 

@@ -22,9 +22,9 @@ from openpyxl.utils import get_column_letter
 
 from avsteg.config.schema import default_schema
 from avsteg.domain.schema import label_key
-from avsteg.parsers.template import parse_attachment
 from avsteg.forms.docx_template import build_docx
 from avsteg.forms.xlsx_template import build_xlsx
+from avsteg.parsers.template import parse_attachment
 from tests.support.fill import FillStyle, fill_docx, fill_xlsx
 from tests.support.ooxml_edit import edit_parts, part_text, to_shared_strings
 

@@ -15,9 +15,9 @@ from openpyxl import load_workbook
 from avsteg.config.schema import default_schema
 from avsteg.domain.schema import label_key
 from avsteg.domain.swedish import count, word
-from avsteg.parsers.template import parse_attachment
 from avsteg.forms.docx_template import build_docx
 from avsteg.forms.xlsx_template import build_xlsx
+from avsteg.parsers.template import parse_attachment
 from tests.support.fill import FillStyle, expected_json, fill_docx, fill_xlsx, sample_report
 from tests.support.template_v1 import V1_YEAR_HELP, build_docx_v1, build_xlsx_v1
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from dataclasses import field as dc_field
 from functools import lru_cache
 
 from lxml import etree
 
 from avsteg.domain.report import FoundTemplate
 from avsteg.domain.schema import Field, Schema, label_key
+from avsteg.parsers.office.docx_blocks import Entry, assemble, trim
 from avsteg.parsers.office.docx_extras import chunk_reader, merged_continuations, merged_origins
 from avsteg.parsers.office.docx_text import (
     NS_W,
@@ -27,20 +26,13 @@ from avsteg.parsers.office.docx_text import (
     paragraph_texts,
     placeholder,
 )
-from avsteg.parsers.office.ooxml import Labels, Package, labels_for
-
-
-@dataclass(slots=True)
-class _Entry:
-    field: Field | None  # None: a break (a heading "Avsteg 2", or a table start)
-    lines: list[str] = dc_field(default_factory=list)
-    table: int | None = None
-    heading: bool = False  # an empty row labelled by a synonym ("Resultat"): maybe a heading
-
+from avsteg.parsers.office.ooxml import Package, labels_for
 
 TITLE_MAX = 120  # a longer paragraph above the tables is an instruction, not a title
 
 _Row = tuple["etree._Element | None", list[list[str]], list[etree._Element]]
+
+
 
 
 def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
@@ -63,7 +55,7 @@ def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
         origins = merged_origins(body, walker.t, walker.t.gridSpan)
         walker.merged = {tc: walker.cell_lines(origin, []) for tc, origin in origins.items()}
         walker.blocks(body)
-    _assemble(walker.entries, found, walker.index)
+    assemble(walker.entries, found, walker.index)
     found.titles = walker.titles + ([title] if title else [])
     return found
 
@@ -73,7 +65,7 @@ class _Walker:
         self.t = tags
         self.index = labels_for(schema)
         self.heading = _heading_pattern(schema.deviation_heading)
-        self.entries: list[_Entry] = []
+        self.entries: list[Entry] = []
         self.tables = 0
         self.texts: dict[etree._Element, str] = {}
         self.continued: set[etree._Element] = set()
@@ -114,7 +106,7 @@ class _Walker:
         if not text.strip():
             return
         if self.heading.match(text):
-            self.entries.append(_Entry(None))
+            self.entries.append(Entry(None))
             return
         if not self.tables and len(text) <= TITLE_MAX:
             self.titles.append(text.strip())
@@ -123,13 +115,13 @@ class _Walker:
         if sep:
             fld = self.index.get(label)
             if fld is not None:
-                self.entries.append(_Entry(fld, _trim([rest.strip(), *lines[1:]])))
+                self.entries.append(Entry(fld, trim([rest.strip(), *lines[1:]])))
 
     def table(self, tbl: etree._Element) -> None:
         self.tables += 1
         number = self.tables
-        self.entries.append(_Entry(None, table=number))
-        previous: _Entry | None = None
+        self.entries.append(Entry(None, table=number))
+        previous: Entry | None = None
         continued, index = self.continued, self.index
         printed_help = index.printed_help
         rows = self.plain_rows(tbl)
@@ -138,7 +130,7 @@ class _Walker:
                 continue
             if first in continued and previous is not None:
                 # The label cell is merged down from the row above: more of the same value.
-                previous.lines = _trim(previous.lines + [ln for c in cells[1:] for ln in c])
+                previous.lines = trim(previous.lines + [ln for c in cells[1:] for ln in c])
                 continue
             label = cells[0] if len(cells) == 2 else None
             fld = None
@@ -151,8 +143,8 @@ class _Walker:
             if fld is not None:
                 value = cells[1]
                 if not value or not value[0].strip() or not value[-1].strip():
-                    value = _trim(value)
-                previous = _Entry(fld, value, number)
+                    value = trim(value)
+                previous = Entry(fld, value, number)
                 if not value and label is not None and label_key(label[0]) != label_key(fld.label):
                     previous.heading = True
                 self.entries.append(previous)
@@ -245,7 +237,7 @@ class _Walker:
             out.append((first, cells, nested))
         return out
 
-    def row(self, cells: list[list[str]], table: int) -> list[_Entry]:
+    def row(self, cells: list[list[str]], table: int) -> list[Entry]:
         """Label/value pairs in one table row; [] when its first non-empty cell is no label."""
         n = len(cells)
         if n == 1:  # a row across the table: `Leverantör: Städ AB`, or a section heading
@@ -255,12 +247,12 @@ class _Walker:
             entry = self.label_cell(cells[0], table)
             if entry is None:
                 return []
-            entry.lines = _trim(entry.lines + cells[1] if entry.lines else cells[1])
+            entry.lines = trim(entry.lines + cells[1] if entry.lines else cells[1])
             return [entry]
         i = 0
         while i < n and not _has_text(cells[i]):
             i += 1
-        out: list[_Entry] = []
+        out: list[Entry] = []
         while i < n:
             entry = self.label_cell(cells[i], table)
             if entry is None:
@@ -273,29 +265,29 @@ class _Walker:
                     break
                 entry.lines.extend(cells[j])
                 j += 1
-            entry.lines = _trim(entry.lines)
+            entry.lines = trim(entry.lines)
             out.append(entry)
             i = j
         return out
 
-    def label_cell(self, cell: list[str], table: int) -> _Entry | None:
+    def label_cell(self, cell: list[str], table: int) -> Entry | None:
         lines = [ln for ln in cell if ln.strip()] if len(cell) > 1 else cell  # a blank one: below
         if not lines or (len(lines) == 1 and not lines[0].strip()):
             return None
         whole = " ".join(lines) if len(lines) > 1 else lines[0]
         fld = self.index.get(whole)
         if fld is not None:
-            return _Entry(fld, [], table)
+            return Entry(fld, [], table)
         fld = self.index.get(lines[0]) if len(lines) > 1 else None  # one line: just looked up
         if fld is not None:  # the label, then a line break, then the value
             rest = [ln for ln in lines[1:] if not self.is_help(ln, fld)]
-            return _Entry(fld, rest, table)
+            return Entry(fld, rest, table)
         label, sep, value = lines[0].partition(":")
         if sep:
             fld = self.index.get(label)
             if fld is not None:  # `Leverantör: Städ AB`
                 rest = [ln for ln in lines[1:] if not self.is_help(ln, fld)]
-                return _Entry(fld, [value.strip(), *rest], table)
+                return Entry(fld, [value.strip(), *rest], table)
         return None
 
     def is_help(self, line: str, fld: Field) -> bool:
@@ -379,54 +371,3 @@ def _children(parent: etree._Element, tag: str, t: Tags) -> list[etree._Element]
         elif ctag == t.customXml:
             out.extend(_children(child, tag, t))
     return out
-
-
-def _trim(lines: list[str]) -> list[str]:
-    """Drop blank lines at either end; inner blank lines are part of a multi-line text."""
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return lines[start:end]
-
-
-# -- blocks ------------------------------------------------------------------------------------
-def _assemble(entries: list[_Entry], found: FoundTemplate, labels: Labels) -> None:
-    """Report fields to ``found.report``; deviation fields into blocks (spec 2.3: copied tables)."""
-    value_help = labels.value_help
-    table_keys: dict[int, set[str]] = {}
-    for e in entries:
-        if e.field is not None and e.field.scope == "deviation" and e.table is not None:
-            table_keys.setdefault(e.table, set()).add(e.field.key)
-    seen: set[str] = set()
-    current: dict | None = None
-    headings: set[tuple[int | None, str]] = set()  # (table, key) of the block's heading rows
-    pending = False
-    for e in entries:
-        if e.field is None:
-            if current is not None and (e.table is None or table_keys.get(e.table, set()) & current.keys()):
-                pending = True  # a heading, or a table repeating fields of the current block
-            continue
-        key = e.field.key
-        seen.add(key)
-        hint = value_help.get(key)
-        if hint is not None and e.lines:  # drop the template's line under `Annat`
-            e.lines = [ln for ln in e.lines if ln != hint[0] and (
-                not ln.lstrip().startswith(hint[1]) or label_key(ln) != hint[2])]
-        if e.field.scope == "report":
-            old = found.report.get(key)
-            if old is None or (not old and e.lines):
-                found.report[key] = e.lines
-            continue
-        if current is not None and not pending and (e.table, key) in headings:
-            headings.discard((e.table, key))  # the field itself, under its heading row
-        elif current is None or pending or key in current:
-            current = {}
-            found.deviations.append(current)
-            headings.clear()
-            pending = False
-        if e.heading:
-            headings.add((e.table, key))
-        current[key] = e.lines
-    found.recognised_labels = len(seen)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
+
+from avsteg.domain.report import RawValue, UnreadFormula
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 40
@@ -179,3 +182,84 @@ class _Parser:
                 return total
             if not (self.take(",") or self.take(";")):
                 raise self.fail()
+
+
+class Pending:
+    """A formula cell saved without a value: computed once the whole sheet is read."""
+
+    __slots__ = ("text", "shared")
+
+    def __init__(self, text: str, shared: str | None) -> None:
+        self.text, self.shared = text, shared
+
+
+def compute_formulas(grid: dict[int, dict[int, Any]]) -> None:
+    """Each pending formula's value (spec 2.3: a simple formula without a cached value is
+    computed), or an :class:`UnreadFormula` that the field's error names."""
+    pending: dict[tuple[int, int], Pending] = {}
+    for r, row in grid.items():
+        for c, v in row.items():
+            if isinstance(v, Pending):
+                pending[(r, c)] = v
+    masters: dict[str, tuple[str, int, int]] = {}
+    for (r, c), p in pending.items():
+        if p.shared is not None and p.text:
+            masters[p.shared] = (p.text, r, c)
+    done: dict[tuple[int, int], RawValue] = {}
+    busy: set[tuple[int, int]] = set()
+
+    def text_of(cell: tuple[int, int], p: Pending) -> str:
+        if p.text or p.shared is None or p.shared not in masters:
+            return p.text
+        master, r, c = masters[p.shared]
+        return shift(master, cell[0] - r, cell[1] - c)
+
+    def number(cell: tuple[int, int]) -> float | None:
+        value = grid.get(cell[0], {}).get(cell[1])
+        if isinstance(value, Pending):
+            value = compute(cell, value)
+        if value is None:
+            return None
+        if isinstance(value, str):  # Excel's arithmetic reads a number typed as text
+            try:
+                return float(value.strip().replace(",", "."))
+            except ValueError:
+                raise Unsupported(value) from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise Unsupported(str(value))
+        return float(value)
+
+    def numbers_in(first: tuple[int, int], last: tuple[int, int]) -> list[float]:
+        out = []
+        for r in [r for r in grid if first[0] <= r <= last[0]]:
+            for c in [c for c in grid[r] if first[1] <= c <= last[1]]:
+                value = grid[r][c]
+                if isinstance(value, Pending):
+                    value = compute((r, c), value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out.append(float(value))
+        return out
+
+    def compute(cell: tuple[int, int], p: Pending) -> RawValue:
+        if cell in done:
+            return done[cell]
+        text = ""
+        try:
+            if cell in busy or len(busy) > MAX_DEPTH:
+                raise Unsupported("cycle")
+            busy.add(cell)
+            text = text_of(cell, p)
+            result: RawValue = as_number(evaluate(text, number, numbers_in))
+        except Unsupported:
+            result = UnreadFormula("=" + (text or p.text or "…"))
+        finally:
+            busy.discard(cell)
+        done[cell] = result
+        return result
+
+    for cell, p in pending.items():
+        grid[cell[0]][cell[1]] = compute(cell, p)
+
+
+def as_number(value: float) -> int | float:
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value

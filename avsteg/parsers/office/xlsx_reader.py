@@ -18,9 +18,9 @@ from typing import Any
 
 from lxml import etree
 
-from avsteg.domain.report import FoundTemplate, RawValue, UnreadFormula
+from avsteg.domain.report import FoundTemplate, RawValue
 from avsteg.domain.schema import Field, Schema
-from avsteg.parsers.office import formula as formulas
+from avsteg.parsers.office.formula import Pending, compute_formulas
 from avsteg.parsers.office.ooxml import Package, labels_for
 from avsteg.parsers.office.xlsx_parts import (
     NS_S,
@@ -30,6 +30,7 @@ from avsteg.parsers.office.xlsx_parts import (
     ns_of,
     rich_text,
     shared_strings,
+    spread_merges,
     unescape,
 )
 
@@ -45,16 +46,6 @@ TITLE_MAX = 120  # a longer text above the labels is an instruction, not a title
 
 Grid = dict[int, dict[int, RawValue]]  # row number → column number → value (1-based)
 Copies = set[tuple[int, int]]  # (row, column) of cells that hold a merged cell's value
-MAX_MERGED_CELLS = 10_000  # cells filled from merges per sheet; a template has a handful
-
-class _Pending:
-    """A formula cell saved without a value: computed once the whole sheet is read."""
-
-    __slots__ = ("text", "shared")
-
-    def __init__(self, text: str, shared: str | None) -> None:
-        self.text, self.shared = text, shared
-
 
 def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
     """Read every visible sheet of an opened package into raw label/value pairs."""
@@ -125,10 +116,10 @@ class _SheetReader:
         tags = _SHEET_TAGS.get(s) or _SheetTags(s)
         grid = self.read_values(root, tags)
         if self.pending:
-            _compute_formulas(grid)
+            compute_formulas(grid)
         merges = root.find(tags.merge_cells)
         if merges is not None:
-            self.copies = _spread_merges(grid, merges)
+            self.copies = spread_merges(grid, merges)
         return grid
 
     def read_values(self, root: etree._Element, tags: _SheetTags) -> Grid:
@@ -219,7 +210,7 @@ class _SheetReader:
             if f is None or (not f.text and f.get("t") != "shared"):
                 return None
             self.pending = True
-            return _Pending(f.text or "", f.get("si") if f.get("t") == "shared" else None)
+            return Pending(f.text or "", f.get("si") if f.get("t") == "shared" else None)
         if kind == "s":
             try:
                 return self.strings[int(text)]
@@ -250,99 +241,6 @@ class _SheetReader:
         if number.is_integer() and abs(number) < 1e15:
             return int(number)
         return number
-
-
-def _compute_formulas(grid: Grid) -> None:
-    """Each pending formula's value (spec 2.3: a simple formula without a cached value is
-    computed), or an :class:`UnreadFormula` that the field's error names."""
-    pending: dict[tuple[int, int], _Pending] = {}
-    for r, row in grid.items():
-        for c, v in row.items():
-            if isinstance(v, _Pending):
-                pending[(r, c)] = v
-    masters: dict[str, tuple[str, int, int]] = {}
-    for (r, c), p in pending.items():
-        if p.shared is not None and p.text:
-            masters[p.shared] = (p.text, r, c)
-    done: dict[tuple[int, int], RawValue] = {}
-    busy: set[tuple[int, int]] = set()
-
-    def text_of(cell: tuple[int, int], p: _Pending) -> str:
-        if p.text or p.shared is None or p.shared not in masters:
-            return p.text
-        master, r, c = masters[p.shared]
-        return formulas.shift(master, cell[0] - r, cell[1] - c)
-
-    def number(cell: tuple[int, int]) -> float | None:
-        value = grid.get(cell[0], {}).get(cell[1])
-        if isinstance(value, _Pending):
-            value = compute(cell, value)
-        if value is None:
-            return None
-        if isinstance(value, str):  # Excel's arithmetic reads a number typed as text
-            try:
-                return float(value.strip().replace(",", "."))
-            except ValueError:
-                raise formulas.Unsupported(value) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise formulas.Unsupported(str(value))
-        return float(value)
-
-    def numbers_in(first: tuple[int, int], last: tuple[int, int]) -> list[float]:
-        out = []
-        for r in [r for r in grid if first[0] <= r <= last[0]]:
-            for c in [c for c in grid[r] if first[1] <= c <= last[1]]:
-                value = grid[r][c]
-                if isinstance(value, _Pending):
-                    value = compute((r, c), value)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    out.append(float(value))
-        return out
-
-    def compute(cell: tuple[int, int], p: _Pending) -> RawValue:
-        if cell in done:
-            return done[cell]
-        text = ""
-        try:
-            if cell in busy or len(busy) > formulas.MAX_DEPTH:
-                raise formulas.Unsupported("cycle")
-            busy.add(cell)
-            text = text_of(cell, p)
-            result: RawValue = _number(formulas.evaluate(text, number, numbers_in))
-        except formulas.Unsupported:
-            result = UnreadFormula("=" + (text or p.text or "…"))
-        finally:
-            busy.discard(cell)
-        done[cell] = result
-        return result
-
-    for cell, p in pending.items():
-        grid[cell[0]][cell[1]] = compute(cell, p)
-
-
-def _number(value: float) -> int | float:
-    return int(value) if value.is_integer() and abs(value) < 1e15 else value
-
-
-def _spread_merges(grid: Grid, merges: etree._Element) -> Copies:
-    """A merged cell's value in every cell it spans (spec 2.3); returns the cells filled."""
-    copies: Copies = set()
-    for merge in merges:
-        ref = merge.get("ref") or ""
-        first, _, last = ref.partition(":")
-        try:
-            (r1, c1), (r2, c2) = formulas.cell_of(first), formulas.cell_of(last)
-        except formulas.Unsupported:
-            continue
-        value = grid.get(r1, {}).get(c1)
-        if value is None or (r2 - r1 + 1) * (c2 - c1 + 1) + len(copies) > MAX_MERGED_CELLS:
-            continue
-        for r in range(r1, r2 + 1):
-            for c in range(c1, c2 + 1):
-                if (r, c) != (r1, c1) and grid.get(r, {}).get(c) is None:
-                    grid.setdefault(r, {})[c] = value
-                    copies.add((r, c))
-    return copies
 
 
 _TOTAL = re.compile(r"(?:summa|summering|totalt?|sum)\s*:?", re.IGNORECASE)
