@@ -203,8 +203,8 @@ def correction(schema: Schema, service_address: str, today: dt.date, receipt_id:
         build_docx(schema, "event"),
         _report("Händelserapport", "Trafikkontoret", anna[1], anna[0], None),
         [_deviation("Vinterväghållning 2026", "Snöröjning Väst AB", "556036-0793",
-                    dt.date(year, 2, 10), 5, 4, 1, ["Anställning", "Praktik"],
-                    ["Långtidsarbetslösa", "Unga"])],
+                    dt.date(year, 2, 10), 5, 4, 1, ["Anställning", "Praktik", "Annat"],
+                    ["Långtidsarbetslösa", "Unga"], measures_other="mentorskap")],
         FillStyle(mark="✓"), schema=schema,
     )
     at = dt.datetime.combine(today, dt.time(14, 0), tzinfo=dt.UTC)
