@@ -7,6 +7,7 @@ converter.
 """
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -26,26 +27,30 @@ from avsteg.services.handled import ReplyPolicy
 from avsteg.services.jobs import add_jobs
 from avsteg.services.pipeline import Converter, Pipeline
 from avsteg.services.worker import Worker
-from avsteg.storage.database import Database
+from avsteg.storage.database import Database, open_register
 
 
-def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
-    """The register's database, migrated to the newest schema."""
-    db = Database(settings.database.url, echo=settings.database.echo)
-    if upgrade:
-        db.upgrade()
-    return db
+def open_database(settings: Settings, *, upgrade: bool = True, must_exist: bool = False) -> Database:
+    """The register's database, migrated; ``must_exist``: never created (see open_register)."""
+    return open_register(settings.database.url, echo=settings.database.echo,
+                         must_exist=must_exist, upgrade=upgrade)
 
 
 def schema_of(settings: Settings) -> Schema:
     return load_schema(settings.schema_file)
 
 
-def triage_policy(settings: Settings) -> Policy:
+def triage_policy(settings: Settings, schema: Schema | None = None) -> Policy:
+    """Who may be answered: the allowed sender domains are the setting plus the mail domains
+    the schema's organisations name (spec 3); domains people trust are added per message by
+    the pipeline from the database."""
     p = settings.policy
+    domains = tuple(p.allowed_sender_domains)
+    if schema is not None and "*" not in domains:
+        domains = tuple(dict.fromkeys((*domains, *schema.mail_domains)))
     return Policy(
         service_address=p.service_address,
-        allowed_sender_domains=tuple(p.allowed_sender_domains),
+        allowed_sender_domains=domains,
         trust_authentication_results=p.trust_authentication_results,
         authserv_id=p.authserv_id,
     )
@@ -60,15 +65,17 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
     convert = None
     if settings.policy.convert_legacy and shutil.which("soffice"):
         convert = build_converter()
+    schema = schema_of(settings)
     return Pipeline(
         db=db,
-        schema=schema_of(settings),
-        policy=triage_policy(settings),
+        schema=schema,
+        policy=triage_policy(settings, schema),
         replies=ReplyPolicy(
             service_address=settings.policy.service_address,
             service_name=settings.policy.service_name,
             per_sender_per_hour=settings.policy.replies_per_sender_per_hour,
             send=send_replies and settings.worker.send_replies,
+            reply_window=dt.timedelta(days=settings.policy.reply_window_days),
         ),
         convert=convert,
     )

@@ -44,7 +44,7 @@ def withdraw(db, reference: str, reason: str) -> tuple[str, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_database(settings_from(args))
+    db = open_database(settings_from(args), must_exist=True)
     try:
         try:
             reason = NO_REASON if args.reason is None else args.reason

@@ -317,13 +317,16 @@ class DigestData:
     rejected_messages: Sequence[ProblemLine] = ()
     failed_messages: Sequence[ProblemLine] = ()
     failed_replies: Sequence[ProblemLine] = ()
+    # What waits for a person: the list of ``avsteg pending`` (spec 3), one line per item.
+    pending: Sequence[ProblemLine] = ()
     register_reports: int = 0  # reports in the register, withdrawn ones left out
     register_deviations: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def waiting(self) -> int:
-        return len(self.rejected_messages) + len(self.failed_messages) + len(self.failed_replies)
+        """How many items wait for a person: the length of the pending list."""
+        return len(self.pending)
 
 
 def choices_shown(values: Any, key: str, schema: Schema) -> list[str]:

@@ -6,6 +6,7 @@ label or an added optional field stays an edit of ``config/schema.toml``.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -92,9 +93,17 @@ class Schema:
     report_fields: tuple[Field, ...]
     deviation_fields: tuple[Field, ...]
     known_organisations: tuple[str, ...] = ()
-    fill_instructions: dict[str, str] = field(default_factory=dict)  # format → how to fill in
-    hints: dict[str, str] = field(default_factory=dict)  # type or "fmt.type" → hint
+    fill_instructions: dict[str, str] = dataclasses.field(default_factory=dict)  # format → how to fill in
+    hints: dict[str, str] = dataclasses.field(default_factory=dict)  # type or "fmt.type" → hint
     annual_copy_hint_xlsx: str = ""
+    # Organisation → the mail domains it sends from (spec 3): the city's companies do not all
+    # send from goteborg.se. Their union joins policy.allowed_sender_domains.
+    organisation_domains: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def mail_domains(self) -> tuple[str, ...]:
+        """Every organisation's mail domains, once each, in the schema's order."""
+        return tuple(dict.fromkeys(d for ds in self.organisation_domains.values() for d in ds))
 
     @property
     def fields(self) -> tuple[Field, ...]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.ingest.ports import Outbox, PermanentDeliveryError, TemporaryDeliveryError
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database
@@ -66,6 +66,10 @@ def deliver_due(
 def _deliver_one(db, outbox, reply_id, raw, now, backoff_seconds, max_attempts, on_sent) -> Delivery:
     try:
         path = outbox.deliver(as_email(raw))
+    except LoginRefusedError:
+        # Our credentials, not this reply: it stays queued with its attempts uncounted, and
+        # the rest of the batch is not tried (each would be another refused login).
+        raise
     except TemporaryDeliveryError as exc:
         with db.unit_of_work() as s:
             row = s.get(ReplyRow, reply_id)

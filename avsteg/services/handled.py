@@ -5,6 +5,7 @@ handled message without the machinery that handles it.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,10 @@ class ReplyPolicy:
     # Answer only when the message's outcome is one of these (None: whatever it is). Used by
     # ``avsteg reprocess``: a sender hears again only when the outcome changed for them.
     only_outcomes: tuple[str, ...] | None = None
+    # Spec 3, first start: mail from the mailbox that was older than this when the service first
+    # saw it is registered and filed but never answered. None: no limit (a person's own
+    # ``avsteg ingest`` of files, a reprocess, a register-anyway answer whatever the age).
+    reply_window: dt.timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Handled:
             "outcome": self.outcome,
             "references": list(self.references),
             "errors": [p.to_json() for p in self.errors],
+            "reason": self.reason,
         }
 
     @property

@@ -19,6 +19,7 @@ second reminder only follows a first one sent before the second date.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -29,12 +30,14 @@ from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.localtime import TIMEZONE, local_time
+from avsteg.domain.register import ProblemLine
 from avsteg.domain.replies.digest import (
     compose_digest,
     digest_message_id,
 )
 from avsteg.domain.replies.reminders import Debtor, Which, compose_reminder, who_owes_annual
 from avsteg.domain.schema import Schema
+from avsteg.services.pending import PendingItem, collect_pending
 from avsteg.storage import ledger
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database, Session
@@ -80,6 +83,9 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
             log.info("digest %s was queued already", message_id)
             return None
         data = digest_data(s, now - dt.timedelta(days=DIGEST_DAYS), now)
+        waiting = collect_pending(
+            s, now=now, remind_rejected_after_days=settings.policy.remind_rejected_after_days)
+        data = dataclasses.replace(data, pending=[_pending_line(i) for i in waiting])
         register = register_rows(s, schema=schema)
     xlsx = build_xlsx(register, schema, generated_at=now)
     message = compose_digest(data, to=address, xlsx=xlsx, service_address=service,
@@ -95,6 +101,13 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
         log.info("digest queued for %s (%d new, %d changed, %d waiting)", address,
                  len(data.new_reports), len(data.changed_reports), data.waiting)
         return row.id
+
+
+def _pending_line(item: PendingItem) -> ProblemLine:
+    commands = item.commands()
+    action = f" Åtgärd: {commands[0]}" if commands else ""
+    return ProblemLine(item.received_at, item.sender, item.subject,
+                       f"{item.id} {item.label}: {item.reason}{action}")
 
 
 # -- December reminders ---------------------------------------------------------------------

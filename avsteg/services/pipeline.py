@@ -11,6 +11,7 @@ to be retried; nobody is ever answered with an error of ours.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy, Triage, triage
 from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
+from avsteg.services import admission
 from avsteg.services.handled import Handled, ReplyPolicy
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
@@ -82,7 +84,9 @@ class Pipeline:
                 message_id=msg.message_id,
                 sender=msg.sender or None,
                 subject=msg.subject,
-                received_at=received_at or _sent_at(msg.date, self.clock()),
+                # Its Date (never in the future), else when the server received it, else now.
+                received_at=(_sent_at(msg.date, self.clock()) if msg.date
+                             else received_at or self.clock()),
                 position=position,
                 now=self.clock(),
             )
@@ -128,6 +132,7 @@ class Pipeline:
     def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
         now = self.clock()
         msg = read_message(row.raw)
+        too_old = not reprocess and admission.older_than_window(row, self.replies.reply_window)
 
         if not reprocess:
             # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
@@ -141,10 +146,13 @@ class Pipeline:
                 return self._finish(s, row, msg, outcome, reason, now=now,
                                     references=_earlier_references(s, msg.message_id))
 
-        verdict = triage(msg, self.policy, self._is_template)
+        verdict = triage(msg, admission.policy_now(s, self.policy), self._is_template)
+        if too_old:  # handled as usual, never answered (spec 3, first start)
+            verdict = dataclasses.replace(verdict, reply_allowed=False)
         self._record_attachments(s, row, msg)
         if verdict.kind == "not_ours":
-            return self._finish(s, row, msg, "ignored", verdict.reason, now=now)
+            reason = admission.set_aside_if_report(s, row, msg, verdict)
+            return self._finish(s, row, msg, "ignored", reason, now=now)
         if verdict.kind == "needs_help":
             reply = None
             # The same problems the help reply lists, also as the outcome's errors (ingest
@@ -164,12 +172,14 @@ class Pipeline:
                     blank_templates=self._blank_templates(),
                 )
             return self._finish(s, row, msg, "rejected", verdict.reason, reply=reply, kind="help",
+                                too_old=too_old,
                                 errors=errors, now=now)
 
-        return self._register_templates(s, row, msg, verdict, now)
+        return self._register_templates(s, row, msg, verdict, now, too_old=too_old)
 
     # -- the report path ---------------------------------------------------------------------
-    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now):
+    def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now,
+                            *, too_old: bool = False):
         registered: list[RegisteredReport] = []
         rejected: list[RejectedFile] = []
         outcomes: list[str] = []
@@ -233,7 +243,7 @@ class Pipeline:
             report_row = report_store.find_report_by_reference(s, registered[0].reference)
         return self._finish(
             s, row, msg, outcome, reason, reply=reply, kind=kind, references=refs,
-            errors=errors, report=report_row, now=now,
+            errors=errors, report=report_row, now=now, too_old=too_old,
         )
 
     def _registered(self, report: Report, version: int, outcome: Outcome, attachment: Attachment,
@@ -344,6 +354,7 @@ class Pipeline:
         errors: Sequence[Problem] = (),
         report: Report | None = None,
         now: dt.datetime,
+        too_old: bool = False,
     ) -> Handled:
         reply_ids: tuple[int, ...] = ()
         only = self.replies.only_outcomes
@@ -356,6 +367,8 @@ class Pipeline:
                 raw=reply.as_bytes(), now=now,
             )
             reply_ids = (queued.id,)
+        if too_old and outcome in admission.ANSWERED_OUTCOMES:
+            reason = f"{reason}; {admission.TOO_OLD}"
         message_store.mark_processed(s, row, outcome=outcome, reason=reason, now=now)
         return Handled(
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,

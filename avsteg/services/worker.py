@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.services.delivery import deliver_due
 from avsteg.services.handled import Handled, filing_for
@@ -84,8 +84,9 @@ class Worker:
             self._poll(report, progress)
             with self.db.unit_of_work() as s:
                 ledger.record_poll(s, self.account, self.folder, now=self.clock())
-        except TransientError as exc:
-            log.warning("poll of %s failed: %s", self.lease_name, exc)
+        except (TransientError, LoginRefusedError) as exc:
+            # Recorded for ``avsteg status``: a refused login makes ``status --check`` fail.
+            # The caller says it (the service's backoff line, or run --once's one line).
             try:
                 with self.db.unit_of_work() as s:
                     ledger.record_poll(s, self.account, self.folder, error=str(exc), now=self.clock())
@@ -124,7 +125,8 @@ class Worker:
                 report.stopped = True
                 break
             self._lease(renew=True)
-            handled = self.pipeline.handle(fetched.raw, position=fetched.position)
+            handled = self.pipeline.handle(fetched.raw, position=fetched.position,
+                                           received_at=fetched.arrived_at)
             report.handled.append(handled)
             _log_handled(handled, fetched.position.uid)
             if handled.outcome != "failed":
@@ -232,9 +234,10 @@ def _dead_local_holder(holder: str) -> bool:
 
 def _log_handled(handled: Handled, uid: int | None) -> None:
     log.info(
-        "message %s: %s",
+        "message %s: %s (%s)",
         handled.message_id or f"#{handled.message_pk}",
         handled.outcome,
+        handled.reason,
         extra={
             "event": "message",
             "uid": uid,

@@ -361,3 +361,38 @@ class HistoryRow(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class TrustedDomain(Base):
+    """A sender domain a person decided to trust (``avsteg trust-domain``), with who and why.
+
+    Added to the allowed sender domains (setting + the schema's organisations) by the
+    pipeline's triage for every later message; subdomains count, as for the setting.
+    """
+
+    __tablename__ = "trusted_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)  # lower case, no dot
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    added_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PendingHandled(Base):
+    """A derived pending item (a stale rejection, an undelivered reply, a message that kept
+    failing) that a person marked as handled, so it leaves the list for good.
+
+    Set-aside messages need no row here: acting on them clears ``messages.pending``. The
+    history table tells the story; this table is what the pending query looks at.
+    """
+
+    __tablename__ = "pending_handled"
+    __table_args__ = (UniqueConstraint("kind", "message_id", "reply_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id"), index=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    handled_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)

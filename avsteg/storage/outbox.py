@@ -166,6 +166,17 @@ def outbox_counts(s: Session) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
+def requeue_reply(s: Session, reply: ReplyRow, now: dt.datetime | None = None) -> None:
+    """A person asks for a failed reply to be sent again: queued, due now, attempts afresh.
+
+    The last error stays on the row until the next attempt replaces it.
+    """
+    reply.status = "queued"
+    reply.attempts = 0
+    reply.next_attempt_at = now or utcnow()
+    s.flush()
+
+
 def reply_exists(s: Session, message_id: str) -> bool:
     """Whether a reply with this Message-ID was queued already (a digest is queued once)."""
     query = select(ReplyRow.id).where(ReplyRow.message_id_header == message_id)

@@ -498,7 +498,8 @@ def ingest(files: list[Path], db: str, outbox: Path, env: dict[str, str] | None 
     done = _cli("ingest", *map(str, files), "--db", db, "--outbox", str(outbox), "--json", env=env)
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) == len(files), done.stdout + done.stderr
-    assert all(set(r) == {"file", "message_id", "outcome", "references", "errors", "reply"}
+    assert all(set(r) == {"file", "message_id", "outcome", "references", "errors",
+                         "reason", "reply"}
                for r in lines)
     return lines
 

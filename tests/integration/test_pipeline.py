@@ -43,7 +43,7 @@ def _schema():
 
 @pytest.fixture
 def env(database: Database, tmp_path: Path):
-    settings = load_settings(None, database={"url": "unused"})
+    settings = load_settings(None, database={"url": "sqlite://"})  # the tests pass their own database
     pipeline = build_pipeline(settings, database)
     outbox = FolderOutbox(tmp_path / "out")
 
@@ -269,7 +269,8 @@ def test_ingest_command_json_contract(tmp_path: Path, capsys):
     assert main(["ingest", *files, "--db", db, "--outbox", str(tmp_path / "out"), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["outcome"] for line in lines] == ["registered", "ignored", "rejected"]
-    assert set(lines[0]) == {"file", "message_id", "outcome", "references", "errors", "reply"}
+    assert set(lines[0]) == {"file", "message_id", "outcome", "references", "errors", "reason",
+                             "reply"}
     assert lines[0]["reply"] and Path(lines[0]["reply"]).exists()
     assert lines[1]["reply"] is None
     assert lines[2]["errors"][0]["field"] == "supplier_orgnr"

@@ -152,6 +152,9 @@ def worker_environ(dovecot: Any, user: Any, smtp: Any | None, db_url: str, *,
         "AVSTEG_WORKER__POLL_INTERVAL_SECONDS": "1",
         "AVSTEG_WORKER__IDLE": "false",
         "AVSTEG_WORKER__LOG_FORMAT": "json",
+        # The test mail is dated 2026-03-05 (emails.DATE); the reply window of spec 3 would
+        # leave it unanswered. Tests of the window set their own.
+        "AVSTEG_POLICY__REPLY_WINDOW_DAYS": "36500",
         "PYTHONUNBUFFERED": "1",
     })
     if folders:

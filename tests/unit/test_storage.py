@@ -68,6 +68,7 @@ APP_TABLES = {
     "history",
     "leases",
     "messages",
+    "pending_handled",
     "poll_state",
     "problems",
     "reference_counters",
@@ -75,6 +76,7 @@ APP_TABLES = {
     "replies",
     "report_versions",
     "reports",
+    "trusted_domains",
 }
 
 

@@ -90,6 +90,8 @@ def digest_body(data: DigestData) -> str:
     lines += _section("ÄNDRADE RAPPORTER (rättelser och återkallelser)",
                       _report_lines(data.changed_reports), "Inga ändrade rapporter.")
     lines += ["ATT HANTERA", ""]
+    lines += _section("Väntar på en person (samma lista som avsteg pending och webbens "
+                      "Att hantera):", _problem_lines(data.pending), "Inget.")
     lines += _section("Avvisade meddelanden (avsändaren har fått besked om vad som ska rättas):",
                       _problem_lines(data.rejected_messages), "Inga.")
     lines += _section("Meddelanden som inte kunde behandlas (fel hos oss; försöks igen):",
