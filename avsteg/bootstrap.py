@@ -128,3 +128,13 @@ def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
 def scheduled_jobs(settings: Settings, db: Database) -> Callable[[Any], object]:
     """What the service adds to its scheduler besides the poll: the digest and reminders."""
     return lambda scheduler: add_jobs(scheduler, settings, db)
+
+
+def build_web_app(settings: Settings, db: Database):
+    """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
+    # Imported here: Starlette, Jinja2 and Argon2 are for `avsteg web` only; the worker and
+    # the other commands start without them.
+    from avsteg.web.app import create_app
+
+    return create_app(settings, db, schema_of(settings),
+                      pipeline_factory=lambda: build_pipeline(settings, db))

@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "resend": "resend",
     "db": "db",
     "check": "check",
+    "web": "web",
+    "user": "user",
 }
 
 

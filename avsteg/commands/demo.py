@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import email
 import email.policy
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -23,9 +24,11 @@ from avsteg.register.export import build_xlsx
 from avsteg.samples import correction, first_batch
 from avsteg.services.delivery import deliver_due
 from avsteg.storage.read_model.register import register_rows
+from avsteg.web.accounts import add_account
 
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
+DEMO_USER = "demo"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,8 +98,19 @@ def run(args: argparse.Namespace) -> int:
     if export:
         console.print(f"  {export.name}  registret som Excel")
     console.print(f"\nProva: avsteg list --db sqlite:///{db_path}")
+    _print_web_hint(console, db, db_path)
     db.dispose()
     return 0
+
+
+def _print_web_hint(console, db, db_path: Path) -> None:
+    """A demo account (handläggare) with a fresh password, and how to browse the register."""
+    password = secrets.token_urlsafe(9)
+    add_account(db, DEMO_USER, "handläggare", password)
+    console.print("\n[bold]Registret i webbläsaren[/bold]:")
+    console.print(f"  avsteg web --db sqlite:///{db_path}", markup=False, highlight=False)
+    console.print(f"  öppna http://127.0.0.1:8080/ och logga in som {DEMO_USER} "
+                  f"med lösenordet {password}", markup=False, highlight=False)
 
 
 def _print_messages(console, results, base: Path) -> None:

@@ -147,6 +147,26 @@ class SchedulesSettings(_Section):
     second_reminder: str = "12-15"
 
 
+class WebSettings(BaseModel):
+    """``avsteg web``: the stödfunktion's web app."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Signs the session cookie. Unset: a random key per start (everyone signs in again after a
+    # restart); set it (AVSTEG_WEB__SECRET_KEY) when the app runs behind a load balancer or
+    # should keep sessions over restarts.
+    secret_key: str | None = None
+    session_hours: float = 8.0  # a session ends this long after sign-in
+    # Behind a reverse proxy that terminates HTTPS: believe its X-Forwarded-Proto/-For, so
+    # cookies get the Secure flag and the sign-in limit counts the real client address. Never
+    # turn this on when clients can reach the app directly.
+    trust_proxy_headers: bool = False
+    secure_cookies: bool = False  # always mark cookies Secure (the app itself is served over HTTPS)
+    login_attempts: int = 5  # failed sign-ins per name and address within login_window_seconds
+    login_window_seconds: float = 900.0
+    page_size: int = 50  # rows per page in Registret
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AVSTEG_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -158,6 +178,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     schedules: SchedulesSettings = Field(default_factory=SchedulesSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     schema_file: str | None = None  # a modified template schema; default: the packaged one
 
     @classmethod

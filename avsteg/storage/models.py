@@ -206,6 +206,8 @@ class ReportVersion(Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     values: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # a person's correction (web)
+    change_reason: Mapped[str | None] = mapped_column(Text)  # … and why; see storage.corrections
 
     report: Mapped[Report] = relationship(back_populates="versions")
     message: Mapped[MessageRow] = relationship()

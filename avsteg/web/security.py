@@ -1,0 +1,160 @@
+"""The app's protective layers, as plain ASGI middleware so no route can forget them.
+
+* :class:`SchemeAwareSessions` — the signed session cookie (HttpOnly, SameSite=Lax), marked
+  Secure whenever the request came over HTTPS (as the proxy says, when trusted).
+* :class:`SignInGate` — nothing but :data:`~avsteg.web.auth.PUBLIC_PREFIXES` without a session.
+* :class:`CsrfGuard` — every POST carries the session's token (form field or header), checked
+  before any endpoint runs.
+* :class:`SecurityHeaders` — a Content-Security-Policy without inline script or style, and the
+  usual companions.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from avsteg.web.auth import PUBLIC_PREFIXES, SESSION_CSRF, SESSION_USER
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = b"x-csrf-token"
+MAX_FORM_BYTES = 256 * 1024
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SESSION_COOKIE = "avsteg_session"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SchemeAwareSessions:
+    """Starlette's signed-cookie sessions, with the Secure flag on every HTTPS request."""
+
+    def __init__(self, app: ASGIApp, *, secret_key: str, max_age: int,
+                 always_secure: bool = False) -> None:
+        common: dict[str, Any] = {"secret_key": secret_key, "session_cookie": SESSION_COOKIE,
+                                  "max_age": max_age, "same_site": "lax"}
+        self.secure = SessionMiddleware(app, https_only=True, **common)
+        self.plain = self.secure if always_secure else SessionMiddleware(app, **common)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        https = scope.get("scheme") in ("https", "wss")
+        await (self.secure if https else self.plain)(scope, receive, send)
+
+
+def _is_public(path: str) -> bool:
+    return any(path == p.rstrip("/") or path.startswith(p) for p in PUBLIC_PREFIXES)
+
+
+class SignInGate:
+    """Send anyone without a session to the sign-in page (GET) or refuse them (other methods).
+
+    A session ends ``max_age`` seconds after sign-in, however busy it was (the cookie alone is
+    renewed whenever the session changes).
+    """
+
+    def __init__(self, app: ASGIApp, max_age: int) -> None:
+        self.app = app
+        self.max_age = max_age
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        session = scope.get("session", {})
+        user = session.get(SESSION_USER)
+        if user and time.time() - float(user.get("since", 0)) > self.max_age:
+            session.clear()
+            user = None
+        if user:
+            await self.app(scope, receive, send)
+            return
+        target = scope["path"]
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        if scope["method"] in ("GET", "HEAD"):
+            response = RedirectResponse(f"/logga-in?nasta={quote(target, safe='')}", 303)
+        else:
+            response = RedirectResponse("/logga-in", 303)
+        await response(scope, receive, send)
+
+
+class CsrfGuard:
+    """Refuse (403) every POST whose token does not match the session's.
+
+    The body is read here (forms are small, url-encoded) and handed on unchanged, so endpoints
+    read their form as usual. A header ``X-CSRF-Token`` serves scripts (htmx) as well.
+    """
+
+    def __init__(self, app: ASGIApp, forbidden: ASGIApp) -> None:
+        self.app = app
+        self.forbidden = forbidden
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_FORM_BYTES:
+                await self.forbidden(scope, receive, send)
+                return
+        expected = str(scope.get("session", {}).get(SESSION_CSRF) or "")
+        given = dict(scope.get("headers", [])).get(CSRF_HEADER, b"").decode("latin-1")
+        if not given:
+            try:
+                form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=200)
+            except ValueError:  # more fields than any form of ours has
+                form = {}
+            given = (form.get(CSRF_FIELD) or [""])[0]
+        if not expected or not hmac.compare_digest(expected, given):
+            scope["avsteg.csrf_failed"] = True
+            await self.forbidden(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not scope["path"].startswith("/static/"):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
