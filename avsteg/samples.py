@@ -30,7 +30,11 @@ class Sample:
     raw: bytes
 
 
-def _report(kind: str, organisation: str, name: str, address: str, year: int | None) -> dict:
+# A minimal PDF, as a scanner or "Save as PDF" would send it.
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def _report(kind: str | None, organisation: str, name: str, address: str, year: int | None) -> dict:
     return {
         "report_type": kind,
         "year": year,
@@ -44,7 +48,8 @@ def _report(kind: str, organisation: str, name: str, address: str, year: int | N
 
 def _deviation(procurement: str, supplier: str, orgnr: str | None, when: dt.date, jobs: int,
                employments: int, internships: int, measures: list[str], groups: list[str],
-               months: str | None = "6", case: str | None = "2026-01234") -> dict:
+               months: str | None = "6", case: str | None = "2026-01234",
+               measures_other: str | None = None) -> dict:
     return {
         "procurement": procurement,
         "case_number": case,
@@ -57,6 +62,8 @@ def _deviation(procurement: str, supplier: str, orgnr: str | None, when: dt.date
         "model_used": "Leverantörens egen modell i samarbete med Jobbtorg Göteborg",
         "measures": measures,
         "target_groups": groups,
+        "measures_other": measures_other,  # written after `Annat:` in the Typ av insats cell
+        "target_groups_other": None,
         "partners": "Jobbtorg Göteborg",
         "jobs_created": jobs,
         "employments": employments,
@@ -86,19 +93,20 @@ def _mail(sender: str, name: str, to: str, subject: str, body: str, *, when: dt.
 
 
 def first_batch(schema: Schema, service_address: str, today: dt.date) -> list[Sample]:
-    """The morning's mail: four reports, a question and an out-of-office reply."""
+    """The morning's mail: four reports, a question, an out-of-office reply and a PDF."""
     year = today.year
     at = dt.datetime.combine(today, dt.time(8, 0), tzinfo=dt.UTC)
     out: list[Sample] = []
 
-    # 1. A Händelserapport in Word, boxes ticked with ☒.
+    # 1. A Händelserapport in Word, boxes ticked with ☒; Typ av rapport left unticked (the
+    #    template's title says Händelserapport) and `Annat: mentorskap` under Typ av insats.
     anna = ("anna.svensson@trafikkontoret.goteborg.se", "Anna Svensson")
     event = fill_docx(
         build_docx(schema, "event"),
-        _report("Händelserapport", "Trafikkontoret", anna[1], anna[0], None),
+        _report(None, "Trafikkontoret", anna[1], anna[0], None),
         [_deviation("Vinterväghållning 2026", "Snöröjning Väst AB", "556036-0793",
-                    dt.date(year, 2, 10), 4, 3, 1, ["Anställning", "Praktik"],
-                    ["Långtidsarbetslösa", "Unga"])],
+                    dt.date(year, 2, 10), 4, 3, 1, ["Anställning", "Praktik", "Annat"],
+                    ["Långtidsarbetslösa", "Unga"], measures_other="mentorskap")],
         FillStyle(mark="☒", date="swedish"), schema=schema,
     )
     out.append(Sample("01-handelserapport-word.eml", "Händelserapport i Word från Trafikkontoret",
@@ -176,6 +184,13 @@ def first_batch(schema: Schema, service_address: str, today: dt.date) -> list[Sa
                             "Automatiskt svar: Avstegsrapport", "Jag är på semester till måndag.",
                             when=at + dt.timedelta(hours=3),
                             headers={"Auto-Submitted": "auto-replied"}).as_bytes()))
+
+    # 7. The template sent as a PDF: a reply with blank templates of both kinds attached.
+    out.append(Sample("08-pdf.eml", "Rapport som PDF (svar med tomma mallar)",
+                      _mail("mats.lind@stadsfastighet.goteborg.se", "Mats Lind", service_address,
+                            "Avstegsrapport", "Hej, här är vår rapport.",
+                            when=at + dt.timedelta(hours=4),
+                            attachments=[("Avstegsrapport.pdf", "application/pdf", PDF)]).as_bytes()))
     return out
 
 
@@ -188,8 +203,8 @@ def correction(schema: Schema, service_address: str, today: dt.date, receipt_id:
         build_docx(schema, "event"),
         _report("Händelserapport", "Trafikkontoret", anna[1], anna[0], None),
         [_deviation("Vinterväghållning 2026", "Snöröjning Väst AB", "556036-0793",
-                    dt.date(year, 2, 10), 5, 4, 1, ["Anställning", "Praktik"],
-                    ["Långtidsarbetslösa", "Unga"])],
+                    dt.date(year, 2, 10), 5, 4, 1, ["Anställning", "Praktik", "Annat"],
+                    ["Långtidsarbetslösa", "Unga"], measures_other="mentorskap")],
         FillStyle(mark="✓"), schema=schema,
     )
     at = dt.datetime.combine(today, dt.time(14, 0), tzinfo=dt.UTC)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from avsteg.commands.common import add_db_argument, output_path, say
 from avsteg.commands.export import add_period_arguments, load_register
+from avsteg.domain.swedish import count
 from avsteg.register.board_report import build_board_report
 
 HELP = "write the board report (Word) with the period's deviations, figures and a chart"
@@ -22,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
     schema, register = load_register(args)  # configuration errors exit 2, a server down 75
     data = build_board_report(register, schema, today=dt.date.today())
     path.write_bytes(data)
-    say(f"Skrev {args.output}: {len(register.active_reports())} rapporter, "
-        f"{len(register.active_deviations())} avsteg – {register.period.label()}.")
+    say(f"Skrev {args.output}: {count(len(register.active_reports()), 'rapport')}, "
+        f"{count(len(register.active_deviations()), 'avsteg')} – {register.period.label()}.")
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from avsteg.bootstrap import build_outbox, build_pipeline, open_database
 from avsteg.commands.common import settings_from
 from avsteg.commands.list_reports import print_table, register_lines
+from avsteg.domain.swedish import count
 from avsteg.domain.vocabulary import REGISTERING, REPLY_KINDS, outcome_word
 from avsteg.register.export import build_xlsx
 from avsteg.samples import correction, first_batch
@@ -90,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     export = _export(db, pipeline.schema, base)
     _print_example_replies(console, results)
     console.print(f"\n[bold]Filer[/bold] i {base}:")
-    console.print(f"  inkorg/        {len(results)} e-postmeddelanden (.eml) som kom in")
-    console.print(f"  svar/          {sum(1 for *_, r in results if r)} svar som skickades (.eml)")
+    console.print(f"  inkorg/        {count(len(results), 'e-postmeddelande')} (.eml) som kom in")
+    console.print(f"  svar/          {count(sum(1 for *_, r in results if r), 'svar')} som "
+                  "skickades (.eml)")
     console.print("  avsteg.sqlite  registret (SQLite)")
     if export:
         console.print(f"  {export.name}  registret som Excel")
@@ -126,17 +128,26 @@ def _print_messages(console, results, base: Path) -> None:
 
 
 def _print_example_replies(console, results) -> None:
-    """Show the sender's view: the first receipt and the first error reply, in full."""
+    """Show the sender's view: the first receipt, error reply and help reply, in full."""
     shown = set()
     for _sample, handled, reply in results:
+        if reply is None:
+            continue
+        msg = email.message_from_bytes(reply.read_bytes(), policy=email.policy.default)
+        attached = [a.get_filename() for a in msg.iter_attachments()]
         kind = REPLY_KINDS["receipt"] if handled.outcome in REGISTERING else (
-            REPLY_KINDS["error"] if handled.outcome == "rejected" else None)
-        if reply is None or kind is None or kind in shown:
+            REPLY_KINDS["help" if attached else "error"] if handled.outcome == "rejected"
+            else None)
+        if kind is None or kind in shown:
             continue
         shown.add(kind)
-        msg = email.message_from_bytes(reply.read_bytes(), policy=email.policy.default)
         console.rule(f"{kind.capitalize()} till {msg['To']}: {msg['Subject']}")
-        console.print(msg.get_content(), markup=False, highlight=False)
+        body = msg.get_body(("plain",))
+        console.print(body.get_content() if body is not None else "", markup=False,
+                      highlight=False)
+        if attached:
+            console.print("Bifogat: " + ", ".join(map(str, attached)), markup=False,
+                          highlight=False)
 
 
 def _export(db, schema, base: Path) -> Path | None:

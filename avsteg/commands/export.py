@@ -10,6 +10,7 @@ import datetime as dt
 
 from avsteg.commands.common import add_db_argument, output_path, say, settings_from
 from avsteg.config.schema import load_schema
+from avsteg.domain.swedish import count
 from avsteg.register.export import build_csv, build_xlsx
 from avsteg.storage.database import open_register
 from avsteg.storage.read_model.register import register_rows
@@ -60,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
     )
     path.write_bytes(data)
     active = register.active_reports()
-    say(f"Skrev {path} ({fmt}): {len(active)} rapporter, "
-        f"{len(register.active_deviations())} avsteg – {register.period.label()}.")
+    say(f"Skrev {path} ({fmt}): {count(len(active), 'rapport')}, "
+        f"{count(len(register.active_deviations()), 'avsteg')} – {register.period.label()}.")
     return 0

@@ -10,6 +10,7 @@ from rich.table import Table
 from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, settings_from
 from avsteg.domain.localtime import show_time
+from avsteg.domain.swedish import count, word
 from avsteg.domain.vocabulary import WITHDRAWN
 from avsteg.storage.database import Database
 from avsteg.storage.read_model import list_reports
@@ -47,9 +48,9 @@ def print_table(lines: list[dict]) -> None:
         return show_time(text, missing="")
 
     withdrawn = sum(1 for row in lines if row["status"] == WITHDRAWN)
-    title = f"Avstegsregistret – {len(lines)} rapporter"
+    title = f"Avstegsregistret – {count(len(lines), 'rapport')}"
     if withdrawn:
-        title += f", varav {withdrawn} återkallad{'e' if withdrawn > 1 else ''}"
+        title += f", varav {withdrawn} {word(withdrawn, 'återkallad', 'återkallade')}"
     table = Table(title=title)
     # Codes, numbers and times never wrap; the organisation's name wraps when space is short.
     for header, numeric in (("Referens", False), ("Ver.", True), ("Förvaltning/bolag", False),

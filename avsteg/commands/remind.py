@@ -16,6 +16,7 @@ from avsteg.bootstrap import build_outbox, open_database, schema_of
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 from avsteg.domain.localtime import local_time
 from avsteg.domain.replies.reminders import who_owes_annual
+from avsteg.domain.swedish import count, word
 from avsteg.services.delivery import deliver_due
 from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
 from avsteg.storage.read_model.register import register_rows
@@ -63,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
             delivered = {d.reply_id: d for d in deliver_due(db, outbox, only=ids)}
             sent = sum(1 for d in delivered.values() if d.status == "sent")
             if len(ids) < len(plans):
-                say(f"{len(plans) - len(ids)} påminnelser hade redan skickats av någon annan.")
-            say(f"{sent} av {len(ids)} påminnelser skickade.")
+                skipped = len(plans) - len(ids)
+                say(f"{count(skipped, 'påminnelse')} hade redan skickats av någon annan.")
+            say(f"{sent} av {count(len(ids), 'påminnelse')} "
+                f"{word(len(ids), 'skickad', 'skickade')}.")
     finally:
         db.dispose()
     if args.json:

@@ -29,8 +29,21 @@ def _field(raw: dict, scope: str) -> Field:
         not_before=raw.get("not_before"),
         sum_of=tuple(raw.get("sum_of", ())),
         warn_missing=raw.get("warn_missing", False),
-        help=raw.get("help"),
+        help=_help(raw.get("help")),
+        former_help=tuple(raw.get("former_help", ())),
+        describes=raw.get("describes"),
+        describes_option=raw.get("describes_option"),
+        example=raw.get("example"),
     )
+
+
+def _help(raw: str | dict | None) -> dict[str, str]:
+    """``help`` as kind → text: a plain string is printed in every kind's template."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        return {"event": raw, "annual": raw}
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def schema_from_dict(data: dict) -> Schema:
@@ -51,6 +64,9 @@ def schema_from_dict(data: dict) -> Schema:
         report_fields=tuple(_field(f, "report") for f in data["report_fields"]),
         deviation_fields=tuple(_field(f, "deviation") for f in data["deviation_fields"]),
         known_organisations=tuple(data.get("organisations", {}).get("known", ())),
+        fill_instructions=dict(t.get("fill_instructions", {})),
+        hints=dict(data.get("hints", {})),
+        annual_copy_hint_xlsx=t.get("annual_copy_hint_xlsx", ""),
         organisation_domains=_mail_domains(data.get("organisations", {}).get("mail_domains", {})),
     )
 

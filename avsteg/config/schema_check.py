@@ -18,13 +18,14 @@ from typing import Any, get_args
 
 from avsteg.domain.schema import FieldType
 
-SECTIONS = ("template", "messages", "report_fields", "deviation_fields", "organisations")
+SECTIONS = ("template", "messages", "hints", "report_fields", "deviation_fields", "organisations")
 TEMPLATE_KEYS = ("identifier", "version", "title", "service_address", "kinds",
                  "annual_deviation_tables", "report_sheet", "deviation_sheet", "deviation_heading",
-                 "instructions", "annual_copy_hint")
+                 "instructions", "annual_copy_hint", "annual_copy_hint_xlsx", "fill_instructions")
 TEMPLATE_REQUIRED = ("identifier", "version", "title", "service_address", "kinds")
 FIELD_KEYS = ("key", "label", "synonyms", "type", "options", "option_synonyms", "required", "min",
-              "max_offset_years", "not_before", "sum_of", "warn_missing", "help")
+              "max_offset_years", "not_before", "sum_of", "warn_missing", "help", "former_help",
+              "describes", "describes_option", "example")
 TYPES: tuple[str, ...] = get_args(FieldType)
 REQUIRED_VALUES = (True, False, "event", "annual")
 # What a Swedish editor is likely to write for a type.
@@ -187,6 +188,11 @@ def _check_references(raw: Any, table: str, index: int, where: _Lines, keys: dic
     if other is not None and other not in keys:
         add(where.key(table, index, "not_before"),
             f"{label}: not_before names {other}, which is no field{_suggest(other, list(keys))}")
+    described = raw.get("describes")
+    if described is not None and described not in keys:
+        add(where.key(table, index, "describes"),
+            f"{label}: describes names {described}, which is no field"
+            f"{_suggest(described, list(keys))}")
     for part in raw.get("sum_of", []) if isinstance(raw.get("sum_of"), list) else []:
         if part not in keys:
             add(where.key(table, index, "sum_of"),

@@ -188,3 +188,77 @@ def chosen_in(raw: Any, field: Field) -> list[str]:
     if not mentioned:
         raise Invalid("invalid_choice", text_of(raw) or "")
     return _in_schema_order(mentioned, field)
+
+
+_PARTS = re.compile(r"([;,\n\r\v])")
+
+
+def described(raw: Any, field: Field, option: str) -> str | None:
+    """What a person wrote about ``option`` (`Annat: mentorskap` → `mentorskap`), or None.
+
+    The text after the option and a colon, dash or opening parenthesis, up to the next item that
+    names an option (`Annat: städning, fönsterputs; Praktik` → `städning, fönsterputs`); a lone
+    `☒ Annat` followed by a line of plain text that names no option takes that line.
+    """
+    if is_blank(raw):
+        return None
+    lines = raw if isinstance(raw, (list, tuple)) else [text_of(raw) or ""]
+    text = "\n".join(str(line) for line in lines if line is not None)
+    options = _options(field)
+    names = [pattern for opt, pattern in options.patterns if opt == option]
+    parts = _PARTS.split(text)
+    out: list[str] | None = None
+    for i in range(0, len(parts), 2):
+        kind, rest = _classify(parts[i].strip()) if parts[i].strip() else ("plain", "")
+        if out is not None:
+            if not rest:
+                if parts[i].strip():
+                    break  # a lone box or mark: the next item
+                out.append(parts[i - 1] + parts[i])
+                continue
+            if kind != "plain" or _named(rest, options):
+                break
+            out.append(parts[i - 1] + parts[i])
+            continue
+        if not rest:
+            continue
+        start = _after_option(rest, names)
+        if start is None:
+            continue
+        out = [rest[start:]]
+        if not _clean_description(rest[start:]) and i + 2 < len(parts) and parts[i + 1] == "\n":
+            # `☒ Annat` on its own line: a plain line right under it describes it
+            following = parts[i + 2].strip()
+            kind2, rest2 = _classify(following) if following else ("plain", "")
+            if rest2 and kind2 == "plain" and not _named(rest2, options):
+                return _clean_description(rest2) or None
+            return None
+    if out is None:
+        return None
+    return _clean_description("".join(out)) or None
+
+
+def _after_option(rest: str, names: list[re.Pattern[str]]) -> int | None:
+    """Where the description starts in ``rest`` when it begins with the option's name and a
+    `:`, `-`, `–` or `(`; None otherwise."""
+    text = unicodedata.normalize("NFC", rest)
+    folded = text.casefold()
+    end = max((m.end() for p in names if (m := p.match(folded))), default=None)
+    if end is None:
+        return None
+    tail = _DESCRIPTION.match(folded, end)
+    if tail is None:
+        return None if folded[end:].strip() else len(rest)
+    # Map the folded offset back to the text's (casefolding may lengthen a character).
+    pos = size = 0
+    while pos < len(text) and size < tail.end():
+        size += len(text[pos].casefold())
+        pos += 1
+    return pos - 1 if folded[tail.end() - 1] == "(" else pos
+
+
+def _clean_description(text: str) -> str:
+    text = text.strip().strip(";,").strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return text

@@ -342,3 +342,14 @@ class DigestData:
     def waiting(self) -> int:
         """How many items wait for a person: the length of the pending list."""
         return len(self.pending)
+
+
+def choices_shown(values: Any, key: str, schema: Schema) -> list[str]:
+    """A multiple choice with what `Annat` is: ``["Praktik", "Annat (mentorskap)"]``."""
+    chosen = values.get(key) or ()
+    chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+    for f in schema.fields:
+        text = values.get(f.key) if f.describes == key else None
+        if text and f.describes_option in chosen:
+            chosen[chosen.index(f.describes_option)] = f"{f.describes_option} ({text})"
+    return chosen

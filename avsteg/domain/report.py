@@ -11,9 +11,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+
+@dataclass(frozen=True)
+class UnreadFormula:
+    """An Excel formula saved without its value that could not be computed: the field's error
+    names it, rather than reading the cell as empty while Excel shows a number."""
+
+    formula: str  # as written, with its leading "="
+
+
 # A value as a reader found it. Word gives text lines (one per paragraph in the value cell,
 # so choice lists keep their shape); Excel gives typed cell values.
-RawValue = str | list[str] | int | float | Decimal | bool | dt.date | dt.datetime | None
+RawValue = (
+    str | list[str] | int | float | Decimal | bool | dt.date | dt.datetime | UnreadFormula | None
+)
 
 Status = Literal["accepted", "rejected", "not_a_report"]
 
@@ -29,6 +40,13 @@ class FoundTemplate:
     deviations: list[dict[str, RawValue]] = field(default_factory=list)
     recognised_labels: int = 0  # distinct schema fields seen; tells a report from other documents
     date1904: bool = False  # Excel's 1904 date system, for serial numbers typed as dates
+    # The document's own titles, in the order they count: what it shows above the fields (Word's
+    # title paragraphs, Excel's title cell), then its title property. Which kind of report
+    # they name is the report type when no option is marked (spec 2.1).
+    titles: list[str] = field(default_factory=list)
+    # Parts of the file that hold what a person wrote but that we cannot read (a pasted
+    # document kept as a Word altChunk): each is named in a file-level error.
+    unread: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,16 @@ class Field:
     not_before: str | None = None
     sum_of: tuple[str, ...] = ()
     warn_missing: bool = False
-    help: str | None = None
+    help: dict[str, str] = field(default_factory=dict)  # kind → hint printed in that template
+    former_help: tuple[str, ...] = ()
+    describes: str | None = None  # the choice field whose `describes_option` this text explains
+    describes_option: str | None = None
+    example: str | None = None  # an example value the template's hint shows
+
+    @property
+    def printed(self) -> bool:
+        """Whether the template has a row (Word) or column (Excel) for this field."""
+        return self.describes is None
 
     @property
     def is_choice(self) -> bool:
@@ -84,6 +93,9 @@ class Schema:
     report_fields: tuple[Field, ...]
     deviation_fields: tuple[Field, ...]
     known_organisations: tuple[str, ...] = ()
+    fill_instructions: dict[str, str] = dataclasses.field(default_factory=dict)  # format → how to fill in
+    hints: dict[str, str] = dataclasses.field(default_factory=dict)  # type or "fmt.type" → hint
+    annual_copy_hint_xlsx: str = ""
     # Organisation → the mail domains it sends from (spec 3): the city's companies do not all
     # send from goteborg.se. Their union joins policy.allowed_sender_domains.
     organisation_domains: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
@@ -115,3 +127,36 @@ class Schema:
 
     def message(self, name: str, **values: object) -> str:
         return self.messages[name].format(**values)
+
+    def instructions_for(self, fmt: str, kind: str) -> tuple[str, ...]:
+        """The instructions a template of ``fmt`` and ``kind`` prints, in order."""
+        lines = list(self.instructions)
+        fill = self.fill_instructions.get(fmt)
+        if fill:
+            lines.insert(1, fill)
+        copy_hint = self.annual_copy_hint_xlsx if fmt == "xlsx" else self.annual_copy_hint
+        if kind == "annual" and copy_hint:
+            lines.append(copy_hint)
+        return tuple(lines)
+
+    def hint(self, f: Field, kind: str, fmt: str) -> str:
+        """The hint under a label (Word) or in its comment (Excel): the field's own help for
+        this kind, then the format hint of its type."""
+        type_hint = self.hints.get(f"{fmt}.{f.type}") or self.hints.get(f.type)
+        return " ".join(p for p in (f.help.get(kind), type_hint) if p)
+
+    def other_hint(self, f: Field) -> tuple[str, str] | None:
+        """``(option, line)``: the line printed next to a choice option (`Annat`) that a
+        ``describes`` field explains; None when no field describes an option of ``f``."""
+        for other in self.fields:
+            if other.describes == f.key and other.describes_option and "other" in self.hints:
+                option = other.describes_option
+                return option, self.hints["other"].format(option=option, example=other.example or "")
+        return None
+
+    def describers(self, scope_fields: tuple[Field, ...]) -> tuple[Field, ...]:
+        return tuple(f for f in scope_fields if f.describes is not None)
+
+    def printed_fields(self, scope_fields: tuple[Field, ...]) -> tuple[Field, ...]:
+        """The fields a template prints, in order (not the ones read from another field)."""
+        return tuple(f for f in scope_fields if f.printed)

@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 from avsteg.domain import identifiers as ids
 from avsteg.domain import normalise as n
-from avsteg.domain.choices import chosen_in
-from avsteg.domain.report import FoundTemplate, ParsedReport, Problem
+from avsteg.domain.choices import chosen_in, described
+from avsteg.domain.report import FoundTemplate, ParsedReport, Problem, UnreadFormula
 from avsteg.domain.schema import Field, Schema
 
 # The report field the known-organisations list applies to (the list is not tied to a field in
@@ -91,6 +91,8 @@ def normalise_cell(raw: Any, f: Field, found: FoundTemplate) -> Cell:
             return _EMPTY
     elif n.is_blank(raw):
         return _EMPTY  # every normaliser reads a blank cell as None
+    elif type(raw) is UnreadFormula:
+        return Cell(error=n.Invalid("formula", raw.formula), shown=raw.formula)
     else:
         shown = None if f.is_choice else n.text_of(raw)
     if f.is_choice:
@@ -190,8 +192,10 @@ class _Checker:
                 if filled and total > value:
                     names = [pf.label for pf, _ in filled]
                     joined = " och ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
-                    self.error(f, dev, "sum_exceeds", parts=joined, total=show(total),
-                               value=show(value))
+                    # One part is no sum ("varav anställningar är tillsammans 5").
+                    kind = ("sum_exceeds_one" if len(filled) == 1
+                            and "sum_exceeds_one" in self.schema.messages else "sum_exceeds")
+                    self.error(f, dev, kind, parts=joined, total=show(total), value=show(value))
                     return False
         return True
 
@@ -207,6 +211,45 @@ def _report_type(schema: Schema, cells: Mapping[str, Cell]) -> str | None:
         if f.type == "choice" and kinds <= set(f.options) and cells[f.key].value in kinds:
             return cells[f.key].value
     return None
+
+
+def _title_kind(schema: Schema, titles: list[str]) -> str | None:
+    """The one template kind the first title that names exactly one kind names."""
+    for title in titles:
+        named = [kind for kind in schema.kinds.values() if _names(title, kind)]
+        if len(named) == 1:
+            return named[0]
+    return None
+
+
+def _names(text: str, word: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(word.casefold())}(?!\w)", text.casefold()) is not None
+
+
+def _type_from_title(schema: Schema, cells: dict[str, Cell], found: FoundTemplate) -> None:
+    """Spec 2.1: with no option marked, the kind the template's own title names counts."""
+    kinds = set(schema.kinds.values())
+    for f in schema.report_fields:
+        if f.type == "choice" and kinds <= set(f.options) and cells[f.key].empty:
+            kind = _title_kind(schema, found.titles)
+            if kind is not None:
+                cells[f.key] = Cell(value=kind)
+
+
+def _describe(fields: tuple[Field, ...], cells: dict[str, Cell], raw: Mapping[str, Any],
+              schema: Schema) -> None:
+    """Fill the fields that say what a chosen `Annat` is, from the choice cells' text."""
+    for f in fields:
+        if f.describes is None or not cells[f.key].empty:
+            continue  # typed in a place of its own (a column "Annan målgrupp"): that counts
+        chosen = cells[f.describes].value if f.describes in cells else None
+        option = f.describes_option
+        if option is None or not chosen or option not in (chosen if isinstance(chosen, list)
+                                                          else [chosen]):
+            continue
+        text = described(raw.get(f.describes), schema.field(f.describes), option)
+        if text:
+            cells[f.key] = Cell(value=text, shown=text)
 
 
 def _derive_years(
@@ -282,10 +325,18 @@ def _folded_known(known: tuple[str, ...]) -> frozenset[str]:
 def validate(found: FoundTemplate, schema: Schema, *, file: str, today: dt.date) -> ParsedReport:
     """Normalise every field and apply every rule of the schema; never raises for bad input."""
     report = {f.key: normalise_cell(found.report.get(f.key), f, found) for f in schema.report_fields}
+    _type_from_title(schema, report, found)
     blocks = [
         {f.key: normalise_cell(raw.get(f.key), f, found) for f in schema.deviation_fields}
         for raw in found.deviations
     ]
+    report_describers = schema.describers(schema.report_fields)
+    if report_describers:
+        _describe(report_describers, report, found.report, schema)
+    describers = schema.describers(schema.deviation_fields)
+    if describers:
+        for raw, cells in zip(found.deviations, blocks, strict=True):
+            _describe(describers, cells, raw, schema)
     # Blank tables and rows are ignored; a wholly blank template still lists its required fields.
     deviations = [b for b in blocks if not all(c.empty for c in b.values())] or blocks[:1]
     checker = _Checker(schema, _report_type(schema, report), today, [], [])
@@ -305,6 +356,9 @@ def validate(found: FoundTemplate, schema: Schema, *, file: str, today: dt.date)
                      value=organisation.value)
     if not deviations:
         checker.errors.append(Problem(None, None, None, checker.message("no_deviations", None)))
+    for part in found.unread:  # what the file shows but we could not read: named, not skipped
+        checker.errors.append(Problem(None, None, None,
+                                      checker.message("unread_part", None, value=part)))
     for number, cells in enumerate(deviations, 1):
         checker.check(schema.deviation_fields, cells, number)
     # Report before deviations, each deviation's problems in template order.

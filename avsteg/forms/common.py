@@ -11,17 +11,6 @@ from avsteg.domain.schema import Field, Schema
 BOX = "☐"
 KINDS = ("event", "annual")
 
-# Short Swedish hints by field type, for the Excel cell comments. (Word prints only the
-# schema's help under a label: its reader would take any other line there for a value.)
-TYPE_HINTS: dict[str, str] = {
-    "date": "Skriv datum som ÅÅÅÅ-MM-DD.",
-    "year": "Fyra siffror, till exempel 2026.",
-    "integer": "Ett heltal, 0 eller större.",
-    "decimal": "Ett tal, till exempel 2,5.",
-    "orgnr": "NNNNNN-NNNN",
-    "choice": "Kryssa ett alternativ.",
-    "multichoice": "Kryssa ett eller flera alternativ.",
-}
 
 
 def kind_name(schema: Schema, kind: str) -> str:
@@ -53,15 +42,6 @@ def label_text(f: Field, kind: str) -> str:
     return f"{f.label} *" if marked_required(f, kind) else f.label
 
 
-def help_text(f: Field) -> str:
-    """The small grey hint under a label: the schema's help, then the type's format hint."""
-    parts = [p for p in (f.help, TYPE_HINTS.get(f.type)) if p]
-    return " ".join(parts)
-
-
-def describe(schema: Schema, kind: str) -> str:
+def describe(schema: Schema, kind: str, fmt: str) -> str:
     """The instruction text stored in the document properties (description/comments)."""
-    lines = list(schema.instructions)
-    if kind == "annual" and schema.annual_copy_hint:
-        lines.append(schema.annual_copy_hint)
-    return "\n".join(lines)
+    return "\n".join(schema.instructions_for(fmt, kind))

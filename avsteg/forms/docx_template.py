@@ -46,18 +46,20 @@ def build_docx(schema: Schema, kind: str) -> bytes:
 
     doc.add_heading(schema.title, level=0)
     doc.add_paragraph(name, style="Subtitle")
-    for text in schema.instructions:
+    instructions = schema.instructions_for("docx", kind)
+    copy_hint = instructions[-1] if kind == "annual" and schema.annual_copy_hint else None
+    for text in instructions[:-1] if copy_hint else instructions:
         para = doc.add_paragraph(text)
         para.paragraph_format.space_after = Pt(4)
 
     doc.add_paragraph()
-    _field_table(doc, schema.report_fields, kind)
+    _field_table(doc, schema, schema.report_fields, kind)
 
     tables = 1 if kind == "event" else schema.annual_deviation_tables
-    if kind == "annual" and schema.annual_copy_hint:
+    if copy_hint:
         hint = doc.add_paragraph()
         hint.paragraph_format.space_before = Pt(10)
-        run = hint.add_run(schema.annual_copy_hint)
+        run = hint.add_run(copy_hint)
         run.italic = True
     for number in range(1, tables + 1):
         heading = doc.add_heading(f"{schema.deviation_heading} {number}", level=2)
@@ -65,7 +67,7 @@ def build_docx(schema: Schema, kind: str) -> bytes:
         # starts a fresh page too.
         heading.paragraph_format.page_break_before = True
         heading.paragraph_format.keep_with_next = True
-        _field_table(doc, schema.deviation_fields, kind)
+        _field_table(doc, schema, schema.deviation_fields, kind)
 
     buffer = io.BytesIO()
     doc.save(buffer)
@@ -116,13 +118,13 @@ def _core_properties(doc: DocumentObject, schema: Schema, kind: str) -> None:
     props.category = kind_name(schema, kind)
     # python-docx caps text properties at 255 characters (an old OLE limit); Word and
     # LibreOffice read a longer dc:description, and the instructions need the room.
-    props._element._get_or_add("description").text = describe(schema, kind)
+    props._element._get_or_add("description").text = describe(schema, kind, "docx")
     props.language = "sv-SE"
     props.author = ""
     props.last_modified_by = ""
 
 
-def _field_table(doc: DocumentObject, fields: tuple[Field, ...], kind: str) -> Table:
+def _field_table(doc: DocumentObject, schema: Schema, fields: tuple[Field, ...], kind: str) -> Table:
     table = doc.add_table(rows=0, cols=2)
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.LEFT
@@ -130,7 +132,7 @@ def _field_table(doc: DocumentObject, fields: tuple[Field, ...], kind: str) -> T
     table.columns[0].width = LABEL_WIDTH
     table.columns[1].width = VALUE_WIDTH
     _cell_margins(table)
-    for f in fields:
+    for f in schema.printed_fields(fields):
         row = table.add_row()
         _no_split(row._tr)
         row.height = ROW_HEIGHT
@@ -139,30 +141,24 @@ def _field_table(doc: DocumentObject, fields: tuple[Field, ...], kind: str) -> T
         label_cell.width = LABEL_WIDTH
         value_cell.width = VALUE_WIDTH
         _shade(label_cell, LABEL_SHADING)
-        _fill_label(label_cell, f, kind)
-        _fill_value(value_cell, f)
+        _fill_label(label_cell, schema.hint(f, kind, "docx"), f, kind)
+        _fill_value(value_cell, f, schema.other_hint(f))
     # A paragraph after each table keeps Word from gluing the next heading/table onto it.
     doc.add_paragraph()
     return table
 
 
-def _fill_label(cell: _Cell, f: Field, kind: str) -> None:
+def _fill_label(cell: _Cell, hint: str, f: Field, kind: str) -> None:
     para = cell.paragraphs[0]
     run = para.add_run(label_text(f, kind))
     run.bold = True
-    # Only the schema's own help text: the Word reader recognises exactly that line as help and
-    # would take any other line under the label for a value typed there.
-    hint = f.help
+    # The hint is one paragraph of exactly the schema's text (Schema.hint): the Word reader
+    # recognises exactly that line as help and would take any other line for a typed value.
     if hint:
-        help_para = cell.add_paragraph()
-        help_para.paragraph_format.space_before = Pt(1)
-        help_run = help_para.add_run(hint)
-        help_run.font.size = Pt(8)
-        help_run.font.color.rgb = HELP_COLOUR
-        help_run.italic = True
+        _help_paragraph(cell, hint)
 
 
-def _fill_value(cell: _Cell, f: Field) -> None:
+def _fill_value(cell: _Cell, f: Field, other_hint: tuple[str, str] | None) -> None:
     if not f.is_choice:
         return
     first = True
@@ -170,6 +166,18 @@ def _fill_value(cell: _Cell, f: Field) -> None:
         para = cell.paragraphs[0] if first else cell.add_paragraph()
         para.add_run(f"{BOX} {option}")
         first = False
+        if other_hint and option == other_hint[0]:
+            # Right under the option (`Annat`) it explains; the reader drops this exact line.
+            _help_paragraph(cell, other_hint[1])
+
+
+def _help_paragraph(cell: _Cell, text: str) -> None:
+    help_para = cell.add_paragraph()
+    help_para.paragraph_format.space_before = Pt(1)
+    help_run = help_para.add_run(text)
+    help_run.font.size = Pt(8)
+    help_run.font.color.rgb = HELP_COLOUR
+    help_run.italic = True
 
 
 def _shade(cell: _Cell, colour: str) -> None:

@@ -276,7 +276,8 @@ def _fill_table(
         if value is None or value == []:
             continue
         if f.is_choice:
-            _mark_choices(value_cell, f, value if isinstance(value, list) else [value], style, rng)
+            _mark_choices(value_cell, f, value if isinstance(value, list) else [value], style, rng,
+                          notes_for(f, values, index))
         elif style.label_value:
             bare = _label_of(label_cell).strip().rstrip("*").strip()
             _set_paragraph_text(
@@ -286,11 +287,25 @@ def _fill_table(
             _set_cell_text(value_cell, pad(as_text(f, value, style), style))
 
 
+def notes_for(f: Field, values: dict[str, Any], index: dict[str, Field]) -> dict[str, str]:
+    """Option → what it is (`Annat` → `mentorskap`), from the fields that describe ``f``."""
+    return {d.describes_option: values[d.key] for d in {d.key: d for d in index.values()}.values()
+            if d.describes == f.key and d.describes_option and values.get(d.key)}
+
+
+def noted(option: str, notes: dict[str, str]) -> str:
+    return f"{option}: {notes[option]}" if option in notes else option
+
+
 def _mark_choices(
-    cell: Any, f: Field, chosen: list[str], style: FillStyle, rng: random.Random
+    cell: Any, f: Field, chosen: list[str], style: FillStyle, rng: random.Random,
+    notes: dict[str, str] | None = None,
 ) -> None:
+    notes = notes or {}
     if style.mark == "text":
-        _set_cell_text(cell, pad(", ".join(random_case(o, rng) for o in chosen), style))
+        names = [random_case(o, rng) for o in chosen]
+        text = ", ".join(f"{n}: {notes[o]}" if o in notes else n for n, o in zip(names, chosen))
+        _set_cell_text(cell, pad(text, style))
         return
     for para in list(cell.paragraphs):
         option = para.text.replace(BOX, "").strip()
@@ -301,9 +316,11 @@ def _mark_choices(
                 para._p.getparent().remove(para._p)
             continue
         if style.mark == "delete":
+            if option in notes:
+                _set_paragraph_text(para, f"{BOX} {noted(option, notes)}")
             continue
         box = f"{BOX} " if style.mark_in_front else ""
-        _set_paragraph_text(para, pad(f"{style.mark} {box}{option}", style))
+        _set_paragraph_text(para, pad(f"{style.mark} {box}{noted(option, notes)}", style))
 
 
 def _set_paragraph_text(para: Any, text: str) -> None:

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from avsteg.config.schema import default_schema
 from avsteg.domain.schema import Field, Schema, label_key
-from avsteg.forms.fill import FillStyle, as_text, field_index, pad, random_case
+from avsteg.forms.fill import FillStyle, as_text, field_index, noted, notes_for, pad, random_case
 
 
 def fill_xlsx(
@@ -41,7 +41,7 @@ def fill_xlsx(
             bare = str(label.value).strip().rstrip("*").strip()
             label.value = f"{bare}: {pad(as_text(f, value, style), style)}"
         else:
-            _write_cell(value_cell, f, value, style, rng)
+            _write_cell(value_cell, f, value, style, rng, notes_for(f, report, index))
 
     ws = wb[schema.deviation_sheet]
     columns: dict[str, int] = {}
@@ -53,19 +53,23 @@ def fill_xlsx(
         row = 2 + (2 * i + 1 if style.blank_rows else i)
         for key, col in columns.items():
             if values.get(key) is not None and values[key] != []:
-                _write_cell(
-                    ws.cell(row=row, column=col), schema.field(key), values[key], style, rng
-                )
+                f = schema.field(key)
+                _write_cell(ws.cell(row=row, column=col), f, values[key], style, rng,
+                            notes_for(f, values, index))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def _write_cell(cell: Any, f: Field, value: Any, style: FillStyle, rng: random.Random) -> None:
+def _write_cell(cell: Any, f: Field, value: Any, style: FillStyle, rng: random.Random,
+                notes: dict[str, str] | None = None) -> None:
     if f.is_choice:
         names = value if isinstance(value, list) else [value]
         if style.mark == "text":
             names = [random_case(n, rng) for n in names]
+        # `Annat: mentorskap` when the deviation says what Annat is
+        names = [noted(n, {n: notes[o]}) if notes and o in notes else n
+                 for n, o in zip(names, value if isinstance(value, list) else [value], strict=True)]
         cell.value = pad(style.separator.join(names), style)
     elif f.type == "date" and style.date == "excel":
         cell.value = value

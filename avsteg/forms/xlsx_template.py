@@ -20,7 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from avsteg.domain.schema import Field, Schema
-from avsteg.forms.common import describe, help_text, kind_name, label_text, title_for
+from avsteg.forms.common import describe, kind_name, label_text, title_for
 
 ANNUAL_ROWS = 50
 EVENT_ROWS = 1
@@ -52,14 +52,9 @@ WIDTHS: dict[str, float] = {
     "multichoice": 34,
 }
 
-# Swedish texts printed by the Excel template only (Word shows ☐ boxes instead).
-MULTICHOICE_PROMPT = "Skriv ett eller flera alternativ, åtskilda med semikolon (;): {options}"
-MULTICHOICE_TITLE = "Välj ett eller flera"
-CHOICE_PROMPT = "Välj i listan: {options}"
+# Titles of the input messages; their text is the same hint the cell comment shows.
+MULTICHOICE_TITLE = "Ett eller flera"
 CHOICE_TITLE = "Välj ett"
-EXCEL_INSTRUCTIONS = (
-    "Fyll i rapportens uppgifter i kolumn B här ovanför, och ett avsteg per rad på fliken {sheet}."
-)
 INSTRUCTIONS_HEADING = "Instruktioner"
 
 FONT = "Arial"  # named explicitly: a nameless Font falls back to a serif face in LibreOffice
@@ -92,7 +87,7 @@ def build_xlsx(schema: Schema, kind: str) -> bytes:
         version=schema.version,
         keywords=", ".join((schema.identifier, name, f"version {schema.version}")),
         category=name,
-        description=describe(schema, kind),
+        description=describe(schema, kind, "xlsx"),
         language="sv-SE",
         creator="",
     )
@@ -108,13 +103,13 @@ def _report_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet) -
     ws["A1"] = title_for(schema, kind)
     ws["A1"].font = Font(name=FONT, bold=True, size=14)
     row = 3
-    for f in schema.report_fields:
+    for f in schema.printed_fields(schema.report_fields):
         label = ws.cell(row=row, column=1, value=label_text(f, kind))
         label.font = BOLD
         label.fill = LABEL_FILL
         label.border = BOX
         label.alignment = TOP_WRAP
-        hint = help_text(f)
+        hint = _hint(schema, f, kind)
         if hint:
             label.comment = _comment(hint)
         value = ws.cell(row=row, column=2)
@@ -122,7 +117,7 @@ def _report_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet) -
         value.fill = INPUT_FILL
         value.alignment = TOP_WRAP
         value.font = PLAIN
-        _format_and_validate(ws, value.coordinate, f, lists)
+        _format_and_validate(ws, value.coordinate, f, lists, _hint(schema, f, kind))
         ws.row_dimensions[row].height = 20
         row += 1
 
@@ -130,8 +125,7 @@ def _report_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet) -
     ws.cell(row=row, column=1, value=INSTRUCTIONS_HEADING).font = Font(
         name=FONT, bold=True, size=12
     )
-    texts = [*schema.instructions, EXCEL_INSTRUCTIONS.format(sheet=schema.deviation_sheet)]
-    for text in texts:
+    for text in schema.instructions_for("xlsx", kind):
         row += 1
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
         cell = ws.cell(row=row, column=1, value=text)
@@ -151,7 +145,7 @@ def _report_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet) -
 
 def _deviation_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet) -> None:
     rows = EVENT_ROWS if kind == "event" else ANNUAL_ROWS
-    for col, f in enumerate(schema.deviation_fields, start=1):
+    for col, f in enumerate(schema.printed_fields(schema.deviation_fields), start=1):
         letter = get_column_letter(col)
         ws.column_dimensions[letter].width = _column_width(f, kind)
         header = ws.cell(row=1, column=col, value=label_text(f, kind))
@@ -159,9 +153,7 @@ def _deviation_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet
         header.fill = HEADER_FILL
         header.border = BOX
         header.alignment = Alignment(vertical="top", wrap_text=True)
-        hint = help_text(f)
-        if f.is_choice:
-            hint = f"{hint} {_options_text(f)}"
+        hint = _hint(schema, f, kind)
         if hint:
             header.comment = _comment(hint)
         for row in range(2, rows + 2):
@@ -171,7 +163,7 @@ def _deviation_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet
             cell.font = PLAIN
             if kind == "event":
                 cell.fill = INPUT_FILL
-        _format_and_validate(ws, f"{letter}2:{letter}{rows + 1}", f, lists)
+        _format_and_validate(ws, f"{letter}2:{letter}{rows + 1}", f, lists, hint)
     ws.row_dimensions[1].height = 48
     if kind == "event":
         ws.row_dimensions[2].height = 45  # the one row to fill: room for wrapped text
@@ -184,8 +176,9 @@ def _deviation_sheet(ws: Worksheet, schema: Schema, kind: str, lists: _ListSheet
     ws.print_title_rows = "1:1"
 
 
-def _format_and_validate(ws: Worksheet, ref: str, f: Field, lists: _ListSheet) -> None:
-    """Number format for every cell in ``ref``; a drop-down or input message for choices."""
+def _format_and_validate(ws: Worksheet, ref: str, f: Field, lists: _ListSheet, hint: str) -> None:
+    """Number format for every cell in ``ref``; a drop-down or input message for choices, with
+    the same text as the label's comment (the two must never contradict each other)."""
     fmt = NUMBER_FORMATS.get(f.type)
     if fmt:
         for row in ws[ref] if ":" in ref else ((ws[ref],),):
@@ -199,7 +192,7 @@ def _format_and_validate(ws: Worksheet, ref: str, f: Field, lists: _ListSheet) -
             showDropDown=False,  # (sic) False means: show the arrow
             showInputMessage=True,
             promptTitle=CHOICE_TITLE,
-            prompt=_cap(CHOICE_PROMPT.format(options=", ".join(f.options)), 255),
+            prompt=_cap(hint, 255),
             showErrorMessage=False,  # a typed variant ("helår") is the parser's job
         )
         ws.add_data_validation(dv)
@@ -210,7 +203,7 @@ def _format_and_validate(ws: Worksheet, ref: str, f: Field, lists: _ListSheet) -
             allow_blank=True,
             showInputMessage=True,
             promptTitle=MULTICHOICE_TITLE,
-            prompt=_cap(MULTICHOICE_PROMPT.format(options="; ".join(f.options)), 255),
+            prompt=_cap(hint, 255),
         )
         ws.add_data_validation(dv)
         dv.add(ref)
@@ -244,8 +237,15 @@ def _column_width(f: Field, kind: str) -> float:
     return max(WIDTHS.get(f.type, 20), round(longest * 1.2 + 3))
 
 
-def _options_text(f: Field) -> str:
-    return "Alternativ: " + "; ".join(f.options) + "."
+def _hint(schema: Schema, f: Field, kind: str) -> str:
+    """A label's comment: the schema's hint, the options of a choice, the `Annat:` hint."""
+    parts = [schema.hint(f, kind, "xlsx")]
+    if f.is_choice:
+        parts.append("Alternativ: " + "; ".join(f.options) + ".")
+        other = schema.other_hint(f)
+        if other:
+            parts.append(other[1])
+    return " ".join(p for p in parts if p)
 
 
 def _comment(text: str) -> Comment:

@@ -29,12 +29,14 @@ from avsteg.domain.register import (
     Register,
     Summary,
     Totals,
+    choices_shown,
     organisation_key,
     organisation_names,
     summarise,
     swedish_sort_key,
 )
 from avsteg.domain.schema import Schema
+from avsteg.domain.swedish import count
 from avsteg.register.export import label
 
 NBSP = "\u00a0"
@@ -54,7 +56,7 @@ def format_number(value: Decimal | float | None) -> str:
 
 
 def plural(n: int, one: str, many: str) -> str:
-    return f"{format_number(n)} {one if n == 1 else many}"
+    return count(n, one, many, number=format_number(n))
 
 
 def summary_text(summary: Summary) -> str:
@@ -69,7 +71,7 @@ def summary_text(summary: Summary) -> str:
     )
     text = (
         f"Under perioden har {plural(t.reports, 'rapport', 'rapporter')} med sammanlagt "
-        f"{format_number(t.deviations)} avsteg kommit in från {organisations}. "
+        f"{plural(t.deviations, 'avsteg', 'avsteg')} kommit in från {organisations}. "
         f"Avstegen har gett {plural(t.jobs_created, 'arbetstillfälle', 'arbetstillfällen')}, "
         f"varav {plural(t.employments, 'anställning', 'anställningar')} och "
         f"{plural(t.internships, 'praktikplats', 'praktikplatser')}"
@@ -284,7 +286,7 @@ def build_board_report(register: Register, schema: Schema, *, today: dt.date) ->
             name(report),
             d.get("procurement"),
             d.get("supplier"),
-            ", ".join(d.get("measures") or ()),
+            ", ".join(choices_shown(d.values, "measures", schema)),
             d.get("jobs_created") or 0,
         ])
     _table(

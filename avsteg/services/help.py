@@ -20,15 +20,15 @@ def help_problems(msg: InboundMessage, schema: Schema, *, today: dt.date) -> lis
     first, last = [], []
     for a in msg.attachments:
         if a.problem:
-            first.append(f"{a.path}: {a.problem}")
+            first.append(f"{a.filename}: {a.problem}")
             continue
         if a.inline:
             continue
         parsed = parse_attachment(a.path, a.data, schema, today=today)
         if parsed.status == "rejected" and parsed.errors:
-            first.append(f"{a.path}: {parsed.errors[0].message}")
+            first.append(f"{a.filename}: {parsed.errors[0].message}")
         elif parsed.status == "not_a_report":  # a document of their own, not the template
-            last.append(f"{a.path}: {NOT_A_TEMPLATE}")
+            last.append(f"{a.filename}: {NOT_A_TEMPLATE}")
     return first + last
 
 
@@ -45,8 +45,10 @@ class BlankTemplates:
             from avsteg.forms.docx_template import build_docx  # see above: start-up time
             from avsteg.forms.xlsx_template import build_xlsx  # see above: start-up time
 
+            # Both kinds in both formats: the sender may need either (spec 3, issue 10).
             self._built = [
-                ("Avstegsrapport – händelserapport.docx", build_docx(schema, "event")),
-                ("Avstegsrapport – händelserapport.xlsx", build_xlsx(schema, "event")),
+                (f"Avstegsrapport – {name.lower()}.{fmt}", build(schema, kind))
+                for kind, name in schema.kinds.items()
+                for fmt, build in (("docx", build_docx), ("xlsx", build_xlsx))
             ]
         return self._built

@@ -573,6 +573,24 @@ def check(case: Case, result: dict, seen: dict[str, dict], service: str = SERVIC
             bad.append(f"reply has no line for {label!r} (Avsteg {number})")
     if case.outcome == "rejected" and "registrerat" not in text and "registrerats" not in text:
         bad.append("error reply does not say that nothing was registered")
+    # Spec 3 / issue 10: the subject says nothing was registered, or carries the reference.
+    if case.outcome == "rejected" and not subject.endswith("[Ej registrerad]"):
+        bad.append(f"error reply subject {subject!r} lacks [Ej registrerad]")
+    if case.outcome != "rejected" and "[Ej registrerad]" in subject:
+        bad.append(f"receipt subject {subject!r} says [Ej registrerad]")
+    if any(inner in text for inner in ("vidarebefordrat/", "winmail.dat/")):
+        bad.append("the reply shows where we found a file instead of its name")
+    if re.search(r"\b(INTE|INGENTING)\b", text):
+        bad.append("the reply shouts")
+    attachments = list(reply.iter_attachments())
+    if attachments:  # a help reply: blank templates of both kinds in both formats, said once
+        names = sorted(str(a.get_filename()).casefold() for a in attachments)
+        kinds = {k for k in ("händelserapport", "helårsrapport") for n in names if k in n}
+        formats = {n.rsplit(".", 1)[-1] for n in names}
+        if len(names) != 4 or len(kinds) != 2 or formats != {"docx", "xlsx"}:
+            bad.append(f"help reply attaches {names}")
+        if text.count("bifogade") != 1 or "stödfunktionen" in text.split("Har du frågor")[0]:
+            bad.append("help reply does not say once, and only, that the templates are attached")
     return bad
 
 

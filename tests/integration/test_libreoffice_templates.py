@@ -85,12 +85,12 @@ def test_printed_template_shows_labels_and_instructions(tmp_path, fmt, kind):
     flat = _squash(text)
     # Excel wraps header labels inside narrow columns, so compare words there, phrases in Word.
     words = set(flat.replace("*", " ").split())
-    for f in SCHEMA.fields:
+    for f in SCHEMA.printed_fields(SCHEMA.fields):
         if fmt == "docx":
             assert _squash(label_text(f, kind)) in flat, f.label
         else:
             assert all(w in words for w in f.label.split()), f.label
-    for line in SCHEMA.instructions:  # "ersätt ☐ med ☒": the text around the glyphs
+    for line in SCHEMA.instructions_for(fmt, kind):  # "ersätt ☐ med ☒": the text around the glyphs
         for piece in _around_glyphs(line):
             assert piece in flat, line
     assert SCHEMA.kinds[kind] in flat
@@ -119,7 +119,7 @@ def test_libreoffice_resave_keeps_identifier_and_version(fmt, kind):
         wb = load_workbook(io.BytesIO(data))
         assert wb.properties.identifier == "avstegsrapport" and wb.properties.version == "1"
         assert [c.value for c in wb[SCHEMA.deviation_sheet][1]] == [
-            label_text(f, kind) for f in SCHEMA.deviation_fields
+            label_text(f, kind) for f in SCHEMA.printed_fields(SCHEMA.deviation_fields)
         ]
 
 
@@ -143,3 +143,24 @@ def test_filled_then_resaved_by_libreoffice_still_parses(fmt):
     assert parsed["errors"] == [] and parsed["status"] == "accepted"
     assert parsed["template_version"] == "1"
     assert (parsed["report"], parsed["deviations"]) == expected_json(report, deviations)
+
+
+@pytest.mark.parametrize("fmt", BUILDERS)
+def test_annat_descriptions_survive_a_libreoffice_resave(fmt):
+    """`Annat: …` (measures_other, target_groups_other) read the same after LibreOffice."""
+    from avsteg.parsers.template import parse_attachment
+
+    report, deviations = sample_report(SCHEMA, "annual", n_deviations=2, seed=5)
+    deviations[0].update(measures=["Praktik", "Annat"], measures_other="Mentorskap",
+                         target_groups=["Annat"], target_groups_other="Hemlösa i Centrum")
+    deviations[1].update(measures=["Annat"], measures_other=None,
+                         target_groups=["Unga", "Annat"], target_groups_other="unga vuxna")
+    filled = (fill_docx(build_docx(SCHEMA, "annual"), report, deviations, FillStyle(mark="☒"))
+              if fmt == "docx" else fill_xlsx(build_xlsx(SCHEMA, "annual"), report, deviations))
+    data = libreoffice_roundtrip(filled, fmt)
+    assert data is not None
+    parsed = parse_attachment(f"mall.{fmt}", data, SCHEMA, today=dt.date(2026, 3, 1)).to_json()
+    assert parsed["status"] == "accepted", parsed["errors"]
+    assert (parsed["report"], parsed["deviations"]) == expected_json(report, deviations)
+    assert [(d["measures_other"], d["target_groups_other"]) for d in parsed["deviations"]] == [
+        ("Mentorskap", "Hemlösa i Centrum"), (None, "unga vuxna")]

@@ -58,7 +58,10 @@ LABELS = {
     "supplier_orgnr": "Leverantörens organisationsnummer", "contract_start": "Avtalet gäller från",
     "contract_end": "Avtalet gäller till", "deviation_date": "Datum för avsteget",
     "reason": "Skäl till avsteg", "model_used": "Modell som använts i stället",
-    "measures": "Typ av insats", "target_groups": "Målgrupp", "partners": "Samarbetspartner",
+    "measures": "Typ av insats", "target_groups": "Målgrupp",
+    # spec 2.1/2.3: what follows `Annat:` (not a row of the template; JSON keys after target_groups)
+    "measures_other": "Annan typ av insats", "target_groups_other": "Annan målgrupp",
+    "partners": "Samarbetspartner",
     "jobs_created": "Antal arbetstillfällen", "employments": "varav anställningar",
     "internships": "varav praktikplatser", "fulltime_months": "Omfattning i månader på heltid",
     "other_results": "Övriga resultat", "comment": "Kommentar",
@@ -125,6 +128,7 @@ BASE_DEVIATIONS = [
      "reason": "Avtalet tecknades före beslutet", "model_used": "Lärlingsmodell",
      "measures": ["Praktik", "Lärlingsplats", "Arbetsträning", "Sommarjobb", "Annat"],
      "target_groups": ["Personer med funktionsnedsättning", "Personer med försörjningsstöd", "Annat"],
+     "measures_other": "Mentorskap för nyanställda", "target_groups_other": "hemlösa",
      "partners": "Stadsdel Angered", "jobs_created": 12, "employments": 7, "internships": 5,
      "fulltime_months": 18, "other_results": None, "comment": "Se bilaga"},
     {"procurement": "Skolmåltider", "case_number": "IU-2026-7", "supplier": "Mat i Väst AB",
@@ -212,6 +216,7 @@ class Choice:
     chosen: tuple[str, ...]
     style: int = 0
     unknown: str | None = None  # a marked/typed name that is no option
+    other: str | None = None  # what `Annat` is, written after it and a colon
 
 
 @dataclass
@@ -299,7 +304,9 @@ def make_case(name: str, fmt: str, kind: str, style: int, devs: list[dict[str, A
             elif key == "supplier_orgnr":
                 typed[key] = typed_orgnr(value, s, fmt)
             elif key in OPTIONS:
-                typed[key] = Choice(tuple(value), s)
+                typed[key] = Choice(tuple(value), s, other=dev.get(f"{key}_other"))
+            elif key.endswith("_other"):
+                pass  # written after `Annat` in the choice cell
             elif key == "reason" and s % 3 == 0:
                 typed[key] = value + "\nOch en rad till."
                 value = typed[key]
@@ -379,7 +386,8 @@ def _mark_docx(cell, choice: Choice, key: str) -> None:
     if placement == "delete" and (chosen == set(OPTIONS[key]) or choice.unknown):
         placement, mark = "replace", "☒"  # deleting nothing would mean nothing chosen
     if placement == "free":
-        text = ", ".join(odd_case(o, i + choice.style) for i, o in enumerate(choice.chosen))
+        text = ", ".join(odd_case(o, i + choice.style) + (f": {choice.other}" if o == "Annat" and choice.other else "")
+                         for i, o in enumerate(choice.chosen))
         if choice.unknown:
             text = ", ".join(filter(None, [text, choice.unknown]))
         _set_lines(cell, [text])
@@ -390,16 +398,19 @@ def _mark_docx(cell, choice: Choice, key: str) -> None:
             if placement == "delete":
                 p._element.getparent().remove(p._element)
             continue
+        note = f": {choice.other}" if name == "Annat" and choice.other else ""
         if placement == "delete":
+            if note:
+                p.runs[-1].text += note
             continue
         runs = [r for r in p.runs if "☐" in r.text] or p.runs
         run = runs[0]
         if placement == "replace":
-            run.text = run.text.replace("☐", mark, 1)
+            run.text = run.text.replace("☐", mark, 1) + note
         elif placement == "tight":
-            p.text = mark + name
+            p.text = mark + name + note
         else:
-            run.text = f"{mark} " + run.text
+            run.text = f"{mark} " + run.text + note
     if choice.unknown:
         cell.add_paragraph(f"☒ {choice.unknown}")
 
@@ -524,7 +535,8 @@ def retyped_docx(case: Case) -> bytes:
 
     def text(key: str, value: Any) -> str:
         if isinstance(value, Choice):
-            return ", ".join(value.chosen)
+            return ", ".join(o + (f": {value.other}" if o == "Annat" and value.other else "")
+                             for o in value.chosen)
         return str(value.value if isinstance(value, X) else value)
 
     if case.retyped == "paragraphs":
@@ -560,7 +572,9 @@ def retyped_docx(case: Case) -> bytes:
 # ---------------------------------------------------------------- Excel filler
 def _xlsx_choice(choice: Choice) -> str:
     join = XLSX_JOINS[choice.style % len(XLSX_JOINS)]
-    names = [odd_case(o, i) if choice.style % 2 else o for i, o in enumerate(choice.chosen)]
+    names = [(odd_case(o, i) if choice.style % 2 else o)
+             + (f": {choice.other}" if o == "Annat" and choice.other else "")
+             for i, o in enumerate(choice.chosen)]
     if choice.unknown:
         names.append(choice.unknown)
     return join.join(names)
@@ -749,6 +763,14 @@ def accepted_cases() -> list[Case]:
         case = make_case(f"retyped-{mode}", "docx", "event", 7, BASE_DEVIATIONS[:2])
         case.retyped = mode
         cases.append(case)
+    # Spec 2.1: nothing marked, the template's own title names the kind.
+    for fmt in ("docx", "xlsx"):
+        for kind, style in (("event", 3), ("annual", 6)):
+            case = make_case(f"{fmt}-{kind}-unmarked-type", fmt, kind, style,
+                             BASE_DEVIATIONS[2:4] if kind == "annual" else BASE_DEVIATIONS[2:3],
+                             roundtrip=kind == "annual")
+            case.report["report_type"] = None
+            cases.append(case)
     return cases
 
 
@@ -772,7 +794,6 @@ def defect_cases() -> list[Case]:
                 base.error = error
                 cases.append(base)
 
-            case("no-report-type", report={"report_type": None}, error=("report_type", None, None))
             case("two-report-types", report={"report_type": Choice(tuple(KINDS.values()), 1)},
                  error=("report_type", None, None))
             for key in ("organisation", "contact_name", "contact_email"):
@@ -816,6 +837,11 @@ def defect_cases() -> list[Case]:
             case("fraction-count", dev={"internships": "2,5"}, error=("internships", d, "2,5"))
             case("bad-date", dev={"contract_start": "31/2/2026"}, error=("contract_start", d, "31/2/2026"))
             case("negative-months", dev={"fulltime_months": "-3"}, error=("fulltime_months", d, "-3"))
+    # A retyped report has no template title: without a mark the type is still missing.
+    case = make_case("retyped-no-report-type", "docx", "event", 7, BASE_DEVIATIONS[:1])
+    case.retyped, case.error = "table", ("report_type", None, None)
+    case.report["report_type"] = None
+    cases.append(case)
     return cases
 
 
@@ -867,7 +893,8 @@ def test_libreoffice_resaved_defect_is_one_error(parsed, name):
 
 
 # ---------------------------------------------------------------- blank, foreign, hostile
-REQUIRED_ALWAYS = {("report_type", None), ("organisation", None), ("contact_name", None),
+# The blank template's title names its kind (spec 2.1), so Typ av rapport is not missing.
+REQUIRED_ALWAYS = {("organisation", None), ("contact_name", None),
                    ("contact_email", None)} | {
     (k, 1) for k in ("procurement", "supplier", "reason", "model_used", "measures",
                      "target_groups", "jobs_created")}

@@ -102,6 +102,9 @@ def _sample_value(f: Field, rng: random.Random, schema: Schema, kind: str, year:
     return rng.choice(pool) if pool else f"Exempel på {f.label.lower()} {rng.randint(1, 99)}"
 
 
+_OTHER_TEXTS = ("mentorskap", "Studiebesök hos leverantören", "hemlösa", "Unga i Angered")
+
+
 def _optional(f: Field, kind: str) -> bool:
     """May be left empty. A year is always given: an empty one in a Händelserapport is derived
     from the deviation dates, which would make the expected value differ from None."""
@@ -117,6 +120,11 @@ def _sample_record(
     for f in fields:
         keep = not _optional(f, kind) or f.warn_missing or rng.random() >= 0.2
         record[f.key] = _sample_value(f, rng, schema, kind, SAMPLE_YEAR) if keep else None
+    for f in fields:  # what `Annat` is: only when it was chosen, and not always said
+        if f.describes is not None:
+            chosen = record.get(f.describes) or []
+            said = f.describes_option in chosen and rng.random() >= 0.3
+            record[f.key] = rng.choice(_OTHER_TEXTS) if said else None
     for f in fields:  # cross-field rules, read from the schema
         value, other = record.get(f.key), record.get(f.not_before or "")
         if value is not None and other is not None and value < other:

@@ -118,3 +118,14 @@ def test_singular_forms() -> None:
     text = summary_text(summarise(register, SCHEMA))
     assert text.startswith("Under perioden har 1 rapport med sammanlagt 2 avsteg")
     assert "från 1 förvaltning eller bolag" in text
+
+
+def test_what_annat_is_is_shown_with_the_measures(register: Register, document) -> None:
+    part = register.filtered(Period(year=2026))
+    described = [d for _, d in active_deviations(part) if d.values.get("measures_other")]
+    assert described, "the sample register should describe at least one Annat"
+    listing = [[c.text for c in r.cells] for r in document.tables[-1].rows[1:]]
+    shown = [r[3] for r in listing]
+    for d in described:
+        assert any(f"Annat ({d.values['measures_other']})" in cell for cell in shown), shown
+    assert sum("Annat (" in cell for cell in shown) == len(described)

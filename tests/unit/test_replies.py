@@ -149,20 +149,47 @@ def test_new_version_and_duplicate(original):
 def test_error_reply_says_nothing_was_registered(original):
     msg = compose_reply(original, registered=[], rejected=[REJECTED], **KW)
     body = msg.get_content()
-    assert "INGENTING har registrerats" in body
-    assert "Filen Avsteg Q1.xlsx har INTE registrerats" in body
+    # Said once, without shouting; the subject says it too (spec 3).
+    assert body.count("registrerats") == 1 and "INGENTING" not in body and "INTE" not in body
+    assert "men ingenting har registrerats" in body
+    assert "Det här behöver rättas i Avsteg Q1.xlsx:" in body
     assert "- Avsteg 2, Leverantör: Fältet är tomt. Fyll i Leverantör." in body
     assert "- Typ av rapport: Inget alternativ är valt." in body
     assert "- Filen är skyddad med lösenord." in body
     assert "Referensnummer" not in body
-    assert msg["Subject"] == "Re: Avstegsrapport"
+    assert msg["Subject"] == "Re: Avstegsrapport [Ej registrerad]"
+
+
+def test_error_subject_is_marked_once_and_a_later_receipt_drops_the_mark(original):
+    again = dataclasses.replace(original, subject="Re: Avstegsrapport [Ej registrerad]")
+    msg = compose_reply(again, registered=[], rejected=[REJECTED], **KW)
+    assert msg["Subject"] == "Re: Avstegsrapport [Ej registrerad]"
+    msg = compose_reply(again, registered=[registered()], rejected=[], **KW)
+    assert msg["Subject"] == "Re: Avstegsrapport [AVS-2026-0001]"
+
+
+def test_file_names_are_shown_without_where_they_were_found(original):
+    forwarded = RejectedFile("vidarebefordrat/Avstegsrapport.docx", REJECTED.errors)
+    body = compose_reply(original, registered=[dataclasses.replace(
+        registered(), filename="arkiv.zip/Mall.xlsx")], rejected=[forwarded], **KW).get_content()
+    assert "vidarebefordrat/" not in body and "arkiv.zip/" not in body
+    assert "Det här behöver rättas i Avstegsrapport.docx:" in body and "Fil: Mall.xlsx" in body
+
+
+def test_receipt_says_what_annat_is(original):
+    item = registered()
+    deviations = [dict(item.deviations[0], measures=["Praktik", "Annat"],
+                       measures_other="mentorskap")]
+    body = compose_reply(original, registered=[dataclasses.replace(item, deviations=deviations)],
+                         rejected=[], **KW).get_content()
+    assert "Annan typ av insats: mentorskap" in body
 
 
 def test_mixed_reply_is_one_message_saying_both(original):
     msg = compose_reply(original, registered=[registered()], rejected=[REJECTED], **KW)
     body = msg.get_content()
     assert "En av dina avstegsrapporter är registrerad" in body
-    assert "En fil kunde INTE registreras" in body
+    assert "En fil kunde inte registreras" in body
     assert "Referensnummer: AVS-2026-0001" in body
     assert "- Avsteg 2, Leverantör: Fältet är tomt." in body
     assert "INGENTING" not in body
@@ -175,14 +202,24 @@ def test_help_reply(original):
     assert "ingenting har registrerats" in body
     assert "- avstegsrapport.pdf: Filen är en PDF." in body
     assert ".docx" in body and ".xlsx" in body and E.SERVICE in body
-    assert msg["Auto-Submitted"] == "auto-replied" and msg["Subject"] == "Re: Avstegsrapport"
+    assert "Saknar du mallen?" in body and "bifogade" not in body  # nothing attached
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["Subject"] == "Re: Avstegsrapport [Ej registrerad]"
     assert not msg.is_multipart()
 
 
 def test_help_reply_with_blank_templates(original):
     docx = E.dummy_docx()
-    msg = roundtrip(compose_help_reply(original, problems=[], **KW,
-                                       blank_templates=[("Avstegsrapport.docx", docx)]))
-    assert msg.get_body(("plain",)).get_content().count("Tomma mallar finns bifogade") == 1
-    [att] = list(msg.iter_attachments())
-    assert att.get_filename() == "Avstegsrapport.docx" and att.get_content() == docx
+    blanks = [(f"Avstegsrapport – {kind}.{fmt}", docx) for kind in ("händelserapport", "helårsrapport")
+              for fmt in ("docx", "xlsx")]
+    msg = roundtrip(compose_help_reply(original, problems=["Avsteg.pdf: Filen är en PDF."], **KW,
+                                       blank_templates=blanks))
+    body = msg.get_body(("plain",)).get_content()
+    assert body.count("bifogade") == 1 and "Saknar du mallen" not in body
+    assert ("Tomma mallar för Händelserapport och Helårsrapport, i Word och Excel, finns bifogade"
+            in body)
+    assert "stödfunktionen" not in body.split("Vänliga hälsningar")[0].replace(
+        "Har du frågor", "")  # no "ask the stödfunktion for the template" beside the attachments
+    atts = list(msg.iter_attachments())
+    assert [a.get_filename() for a in atts] == [name for name, _ in blanks]
+    assert atts[0].get_content() == docx

@@ -72,7 +72,7 @@ def test_docx_tables_carry_every_label_with_required_marks(built, kind):
     expected_tables = 1 if kind == "event" else SCHEMA.annual_deviation_tables
     assert len(deviation_tables) == expected_tables
     for table in deviation_tables:
-        assert _label_column(table) == [label_text(f, kind) for f in SCHEMA.deviation_fields]
+        assert _label_column(table) == [label_text(f, kind) for f in SCHEMA.printed_fields(SCHEMA.deviation_fields)]
         assert all(len(row.cells) == 2 for row in table.rows)
     assert _deviation_headings(doc, SCHEMA) == [
         f"{SCHEMA.deviation_heading} {n}" for n in range(1, expected_tables + 1)
@@ -88,11 +88,17 @@ def test_docx_tables_carry_every_label_with_required_marks(built, kind):
 def test_docx_choice_cells_list_unmarked_options(built, kind):
     doc = _doc(built["docx", kind])
     by_label = {label_key(r.cells[0].paragraphs[0].text): r for t in doc.tables for r in t.rows}
-    for f in SCHEMA.fields:
+    for f in SCHEMA.printed_fields(SCHEMA.fields):
         value_cell = by_label[label_key(f.label)].cells[1]
         texts = [p.text for p in value_cell.paragraphs]
         if f.is_choice:
-            assert texts == [f"☐ {o}" for o in f.options]  # nothing pre-selected, not even the kind
+            # nothing pre-selected, not even the kind; under `Annat`, how to say what it is
+            other = SCHEMA.other_hint(f)
+            expected = [f"☐ {o}" for o in f.options]
+            if other is not None:
+                expected.insert(f.options.index(other[0]) + 1, other[1])
+                assert "Annat:" in other[1] and "kolon" in other[1]
+            assert texts == expected
         else:
             assert "".join(texts) == ""
 
@@ -145,11 +151,12 @@ def test_xlsx_sheets_labels_formats(built, kind):
 
     dev = wb[SCHEMA.deviation_sheet]
     header = [c.value for c in dev[1]]
-    assert header == [label_text(f, kind) for f in SCHEMA.deviation_fields]
+    assert header == [label_text(f, kind) for f in SCHEMA.printed_fields(SCHEMA.deviation_fields)]
     assert all(c.font.bold and c.alignment.wrap_text for c in dev[1])
     assert dev.freeze_panes == "A2"
     formats = {
-        f.key: dev.cell(2, i).number_format for i, f in enumerate(SCHEMA.deviation_fields, 1)
+        f.key: dev.cell(2, i).number_format
+        for i, f in enumerate(SCHEMA.printed_fields(SCHEMA.deviation_fields), 1)
     }
     assert formats["deviation_date"] == "yyyy-mm-dd"
     assert formats["jobs_created"] == "0" and formats["fulltime_months"] == "0.0"
@@ -169,7 +176,7 @@ def test_xlsx_dropdown_for_single_choice_and_hint_for_multichoice(built, kind):
     assert len(lists) == 1 and f"B{row}" in lists[0].sqref
     assert lists[0].formula1 == '"' + ",".join(SCHEMA.field("report_type").options) + '"'
     dev = wb[SCHEMA.deviation_sheet]
-    for f in SCHEMA.deviation_fields:
+    for f in SCHEMA.printed_fields(SCHEMA.deviation_fields):
         if f.type != "multichoice":
             continue
         col = next(c.column_letter for c in dev[1] if label_key(str(c.value)) == label_key(f.label))
@@ -309,7 +316,9 @@ def test_fill_docx_marks_by_label_and_copies_tables(built):
     for table, values in zip(doc.tables[1:], deviations):
         rows = {label_key(r.cells[0].paragraphs[0].text): r.cells[1] for r in table.rows}
         measures = [p.text for p in rows[label_key("Typ av insats")].paragraphs]
-        assert [t[2:] for t in measures if t.startswith("X ")] == values["measures"]
+        other = f"Annat: {values['measures_other']}" if values["measures_other"] else "Annat"
+        assert [t[2:] for t in measures if t.startswith("X ")] == [
+            other if o == "Annat" else o for o in values["measures"]]
         assert rows[label_key("Leverantör")].text == values["supplier"]
     assert doc.core_properties.identifier == "avstegsrapport"
 
@@ -335,8 +344,9 @@ def test_fill_xlsx_writes_typed_cells(built):
         dev.cell(first, col[label_key("Datum för avsteget")]).value.date()
         == deviations[0]["deviation_date"]
     )
+    other = deviations[0]["measures_other"]
     assert dev.cell(first, col[label_key("Typ av insats")]).value == ";".join(
-        deviations[0]["measures"]
+        f"{o}: {other}" if o == "Annat" and other else o for o in deviations[0]["measures"]
     )
 
 

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 
 from avsteg.domain.localtime import local_time, show_time
 from avsteg.domain.register import DigestData, ProblemLine, ReportLine
+from avsteg.domain.swedish import count
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 MAX_LINES_PER_SECTION = 50  # a flood of problems is summarised, the workbook has the rest
@@ -47,7 +48,8 @@ def _report_lines(rows: Sequence[ReportLine]) -> list[str]:
         version = f", version {r.version}" if r.version > 1 else ""
         out.append(
             f"  {r.reference} ({r.change}{version}) – {r.organisation or 'okänd'}, "
-            f"{r.report_type}{year}: {r.deviations} avsteg, {r.jobs_created} arbetstillfällen"
+            f"{r.report_type}{year}: {count(r.deviations, 'avsteg')}, "
+            f"{count(r.jobs_created, 'arbetstillfälle')}"
         )
     if len(rows) > MAX_LINES_PER_SECTION:
         out.append(f"  … och {len(rows) - MAX_LINES_PER_SECTION} till (se bifogat register).")
@@ -80,8 +82,8 @@ def digest_body(data: DigestData) -> str:
         "",
         (f"Nya rapporter: {len(data.new_reports)}. Ändrade rapporter: "
          f"{len(data.changed_reports)}. Att hantera: {data.waiting}."),
-        (f"Registret har nu {data.register_reports} rapporter med {data.register_deviations} "
-         "avsteg (återkallade rapporter ej medräknade)."),
+        (f"Registret har nu {count(data.register_reports, 'rapport')} med "
+         f"{count(data.register_deviations, 'avsteg')} (återkallade rapporter ej medräknade)."),
         "",
     ]
     lines += _section("NYA RAPPORTER", _report_lines(data.new_reports), "Inga nya rapporter.")

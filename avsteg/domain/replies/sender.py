@@ -19,11 +19,14 @@ from typing import Any, Literal
 from avsteg.domain.message import InboundMessage
 from avsteg.domain.report import Problem
 from avsteg.domain.schema import Schema
+from avsteg.domain.swedish import count
 
 Outcome = Literal["registered", "new_version", "duplicate"]
 DEVIATION_SUMMARY = ("procurement", "supplier", "jobs_created")
 REPORT_SUMMARY = ("organisation", "report_type", "year")
 MAX_REFERENCES = 20
+# Added to the subject of a reply after which nothing is in the register (spec 3).
+NOT_REGISTERED = "[Ej registrerad]"
 # A help reply's line for a readable Word/Excel file that is not the template (a document the
 # sender wrote themselves): the register can only read the template's fields.
 NOT_A_TEMPLATE = (
@@ -77,7 +80,7 @@ def compose_reply(
         lines += _receipt(item, schema) + [""]
     for dup in dups:
         lines += [
-            f"Filen {dup.filename} är redan registrerad som {dup.reference}"
+            f"Filen {file_name(dup.filename)} är redan registrerad som {dup.reference}"
             + (f" (version {dup.version})" if dup.version > 1 else "")
             + ". Vi har inte registrerat den en gång till.",
             "",
@@ -91,7 +94,8 @@ def compose_reply(
     lines += _signature(service_name)
     references = [r.reference for r in registered]
     return _envelope(original, "\n".join(lines), references=references,
-                     service_address=service_address, service_name=service_name, now=now)
+                     service_address=service_address, service_name=service_name, now=now,
+                     not_registered=not registered)
 
 
 def compose_help_reply(
@@ -104,7 +108,10 @@ def compose_help_reply(
     now: dt.datetime,
     blank_templates: Sequence[tuple[str, bytes]] = (),
 ) -> EmailMessage:
-    """The answer to a message that meant to report but carried no readable template."""
+    """The answer to a message that meant to report but carried no readable template.
+
+    ``blank_templates`` are attached, and the text says so once; without them it says how to
+    get the template."""
     lines = [
         "Hej!",
         "",
@@ -119,26 +126,38 @@ def compose_help_reply(
         if len(problems) > MAX_LISTED_FILES:
             lines.append(f"- … och {len(problems) - MAX_LISTED_FILES} till")
         lines.append("")
-    lines += [
-        (
+    if blank_templates:
+        lines += [
+            _attached_text(schema, blank_templates) + " Fyll i den som passar och skicka den "
+            f"som bilaga (.docx eller .xlsx) till {service_address}.",
+            "",
+        ]
+    else:
+        lines += [
             "Så skickar du rapporten: fyll i mallen och skicka den som bilaga i Word-format "
-            f"(.docx) eller Excel-format (.xlsx) till {service_address}. En PDF, en äldre .doc- "
-            "eller .xls-fil eller en lösenordsskyddad fil går inte att läsa in."
-        ),
-        "",
-        (
-            "Tomma mallar finns bifogade i det här mejlet." if blank_templates else
-            "Saknar du mallen? Svara på det här mejlet, så skickar vi den till dig."
-        ),
-        "",
-    ]
+            f"(.docx) eller Excel-format (.xlsx) till {service_address}. Saknar du mallen? "
+            "Svara på det här mejlet, så skickar vi den till dig.",
+            "",
+        ]
     lines += _signature(service_name)
     msg = _envelope(original, "\n".join(lines), references=[], service_address=service_address,
-                    service_name=service_name, now=now)
+                    service_name=service_name, now=now, not_registered=True)
     for filename, data in blank_templates:
         maintype, subtype = _attachment_type(filename)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
+
+
+def _attached_text(schema: Schema, blank_templates: Sequence[tuple[str, bytes]]) -> str:
+    """One sentence naming what is attached (the kinds and formats of the blank templates)."""
+    names = [n.casefold() for n, _ in blank_templates]
+    kinds = [k for k in schema.kinds.values() if any(k.casefold() in n for n in names)]
+    formats = [label for ext, label in ((".docx", "Word"), (".xlsx", "Excel"))
+               if any(n.endswith(ext) for n in names)]
+    what = " och ".join(kinds) if kinds else "mallen"
+    how = " och ".join(formats)
+    return (f"Tomma mallar för {what}" + (f", i {how}," if how else "")
+            + " finns bifogade i det här mejlet.")
 
 
 # --- body parts ------------------------------------------------------------------------------
@@ -146,10 +165,10 @@ def compose_help_reply(
 
 def _intro(new: int, dups: int, rejected: int) -> str:
     if rejected and not (new or dups):
-        return ("Vi kunde inte registrera din avstegsrapport. INGENTING har registrerats. "
-                "Nedan står vad som behöver rättas." if rejected == 1 else
-                f"Vi kunde inte registrera dina {rejected} avstegsrapporter. INGENTING har "
-                "registrerats. Nedan står vad som behöver rättas.")
+        return ("Vi har tagit emot din avstegsrapport, men ingenting har registrerats: nedan "
+                "står vad som behöver rättas." if rejected == 1 else
+                f"Vi har tagit emot dina {rejected} avstegsrapporter, men ingenting har "
+                "registrerats: nedan står vad som behöver rättas.")
     parts = []
     if new:
         parts.append("Tack! Din avstegsrapport är registrerad." if new == 1 and not rejected
@@ -158,9 +177,8 @@ def _intro(new: int, dups: int, rejected: int) -> str:
     elif dups:
         parts.append("Tack! Det du skickade är redan registrerat sedan tidigare.")
     if rejected:
-        count = "En fil" if rejected == 1 else f"{rejected} filer"
-        parts.append(f"{count} kunde INTE registreras; "
-                     "se nedan vad som behöver rättas.")
+        files = "En fil" if rejected == 1 else count(rejected, "fil")
+        parts.append(f"{files} kunde inte registreras; se nedan vad som behöver rättas.")
     return " ".join(parts)
 
 
@@ -168,7 +186,7 @@ def _receipt(item: RegisteredReport, schema: Schema) -> list[str]:
     heading = f"Referensnummer: {item.reference}"
     if item.version > 1:
         heading += f", version {item.version} (ersätter tidigare version)"
-    lines = [heading, f"Fil: {item.filename}"]
+    lines = [heading, f"Fil: {file_name(item.filename)}"]
     for key in REPORT_SUMMARY:
         value = item.report.get(key)
         if value not in (None, "", []):
@@ -177,6 +195,9 @@ def _receipt(item: RegisteredReport, schema: Schema) -> list[str]:
         summary = "; ".join(
             f"{_label(schema, key)}: {_show(deviation.get(key))}" for key in DEVIATION_SUMMARY
         )
+        for f in schema.describers(schema.deviation_fields):  # what `Annat` is, when given
+            if deviation.get(f.key):
+                summary += f"; {f.label}: {_show(deviation.get(f.key))}"
         lines.append(f"{schema.deviation_heading} {number}: {summary}")
     if item.warnings:
         lines.append("Att kontrollera (rapporten är registrerad ändå):")
@@ -185,7 +206,7 @@ def _receipt(item: RegisteredReport, schema: Schema) -> list[str]:
 
 
 def _rejection(item: RejectedFile, schema: Schema) -> list[str]:
-    lines = [f"Filen {item.filename} har INTE registrerats. Det här behöver rättas:"]
+    lines = [f"Det här behöver rättas i {file_name(item.filename)}:"]
     lines += [_problem_line(p, schema) for p in item.errors]
     if item.warnings:
         lines.append("Kontrollera också:")
@@ -263,24 +284,38 @@ def _show(value: Any) -> str:
 # --- headers ---------------------------------------------------------------------------------
 
 
-def reply_subject(subject: str, references: Sequence[str] = ()) -> str:
-    """``Re: <subject>`` (never ``Re: Re:``), with the reference numbers kept in it."""
+def reply_subject(subject: str, references: Sequence[str] = (), *,
+                  not_registered: bool = False) -> str:
+    """``Re: <subject>`` (never ``Re: Re:``), with the reference numbers kept in it, or with
+    ``[Ej registrerad]`` when nothing from the message is in the register (spec 3)."""
     subject = " ".join(subject.split()) or "(inget ämne)"
     if not subject.casefold().startswith("re:"):
         subject = f"Re: {subject}"
     missing = [r for r in dict.fromkeys(references) if r.casefold() not in subject.casefold()]
+    if not_registered and not references:
+        if NOT_REGISTERED.casefold() in subject.casefold():
+            return subject
+        return f"{subject} {NOT_REGISTERED}"
+    # A corrected report answered with a receipt: the earlier mark no longer holds.
+    subject = " ".join(subject.replace(NOT_REGISTERED, " ").split())
     return subject + (f" [{', '.join(missing)}]" if missing else "")
 
 
+def file_name(path: str) -> str:
+    """The name a sender gave the file, without where we found it (``vidarebefordrat/…``)."""
+    return path.rstrip("/").rsplit("/", 1)[-1] or path
+
+
 def _envelope(original: InboundMessage, body: str, *, references: Sequence[str],
-              service_address: str, service_name: str, now: dt.datetime) -> EmailMessage:
+              service_address: str, service_name: str, now: dt.datetime,
+              not_registered: bool = False) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = formataddr((service_name, service_address))
     if original.reply_to:
         msg["To"] = original.reply_to
     else:
         msg["To"] = formataddr((original.sender_name or "", original.sender))
-    msg["Subject"] = reply_subject(original.subject, references)
+    msg["Subject"] = reply_subject(original.subject, references, not_registered=not_registered)
     msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=dt.UTC))
     domain = service_address.rpartition("@")[2] or None
     msg["Message-ID"] = make_msgid(domain=domain)

@@ -9,15 +9,15 @@ normalise values: that is :mod:`avsteg.domain.validation`'s job.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field as dc_field
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from lxml import etree
 
 from avsteg.domain.report import FoundTemplate
 from avsteg.domain.schema import Field, Schema, label_key
+from avsteg.parsers.office.docx_blocks import Entry, assemble, trim
+from avsteg.parsers.office.docx_extras import chunk_reader, merged_continuations, merged_origins
 from avsteg.parsers.office.docx_text import (
     NS_W,
     TAGS,
@@ -28,23 +28,22 @@ from avsteg.parsers.office.docx_text import (
 )
 from avsteg.parsers.office.ooxml import Package, labels_for
 
-
-@dataclass(slots=True)
-class _Entry:
-    field: Field | None  # None: a break (a heading "Avsteg 2", or a table start)
-    lines: list[str] = dc_field(default_factory=list)
-    table: int | None = None
-
+TITLE_MAX = 120  # a longer paragraph above the tables is an instruction, not a title
 
 _Row = tuple["etree._Element | None", list[list[str]], list[etree._Element]]
 
 
+
+
 def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
     """Read the main document part of an opened package into raw label/value pairs."""
-    root = pkg.xml(pkg.main_part("word/document.xml"))
+    main = pkg.main_part("word/document.xml")
+    root = pkg.xml(main)
     found = FoundTemplate(format="docx")
     found.identifier, found.version = pkg.core_properties()
+    title = pkg.core_title()
     if root is None:
+        found.titles = [title] if title else []
         return found
     ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else NS_W
     walker = _Walker(TAGS.get(ns, TAGS[NS_W]), schema)
@@ -52,8 +51,12 @@ def read_docx(pkg: Package, schema: Schema) -> FoundTemplate:
     if body is not None:
         walker.texts = paragraph_texts(body, walker.t)
         walker.continued = merged_continuations(body, walker.t)
+        walker.chunks = chunk_reader(pkg, main, found.unread)
+        origins = merged_origins(body, walker.t, walker.t.gridSpan)
+        walker.merged = {tc: walker.cell_lines(origin, []) for tc, origin in origins.items()}
         walker.blocks(body)
-    _assemble(walker.entries, found)
+    assemble(walker.entries, found, walker.index)
+    found.titles = walker.titles + ([title] if title else [])
     return found
 
 
@@ -62,10 +65,14 @@ class _Walker:
         self.t = tags
         self.index = labels_for(schema)
         self.heading = _heading_pattern(schema.deviation_heading)
-        self.entries: list[_Entry] = []
+        self.entries: list[Entry] = []
         self.tables = 0
         self.texts: dict[etree._Element, str] = {}
         self.continued: set[etree._Element] = set()
+        self.titles: list[str] = []  # short paragraphs above the first table
+        self.chunks: Callable[[etree._Element], list[str]] = lambda el: []
+        # Cells continuing a vertical merge (not the first of their row) → the merged value.
+        self.merged: dict[etree._Element, list[str]] = {}
 
     def text(self, p: etree._Element) -> str:
         text = self.texts.get(p)
@@ -87,45 +94,59 @@ class _Walker:
                         self.blocks(content)
             elif tag == t.customXml:
                 self.blocks(child)
+            elif tag == t.altChunk:  # a pasted document: its lines as paragraphs
+                for line in self.chunks(child):
+                    self.paragraph_line(line)
 
     def paragraph(self, p: etree._Element) -> None:
+        self.paragraph_line(self.text(p))
+
+    def paragraph_line(self, text: str) -> None:
         """A paragraph outside tables: `Label: value` (retyped reports) or a deviation heading."""
-        text = self.text(p)
         if not text.strip():
             return
         if self.heading.match(text):
-            self.entries.append(_Entry(None))
+            self.entries.append(Entry(None))
             return
+        if not self.tables and len(text) <= TITLE_MAX:
+            self.titles.append(text.strip())
         lines = text.split("\n")
         label, sep, rest = lines[0].partition(":")
         if sep:
             fld = self.index.get(label)
             if fld is not None:
-                self.entries.append(_Entry(fld, _trim([rest.strip(), *lines[1:]])))
+                self.entries.append(Entry(fld, trim([rest.strip(), *lines[1:]])))
 
     def table(self, tbl: etree._Element) -> None:
         self.tables += 1
         number = self.tables
-        self.entries.append(_Entry(None, table=number))
-        previous: _Entry | None = None
+        self.entries.append(Entry(None, table=number))
+        previous: Entry | None = None
         continued, index = self.continued, self.index
+        printed_help = index.printed_help
         rows = self.plain_rows(tbl)
         for first, cells, nested in rows if rows is not None else self.rows(tbl):
             if first is None:
                 continue
             if first in continued and previous is not None:
                 # The label cell is merged down from the row above: more of the same value.
-                previous.lines = _trim(previous.lines + [ln for c in cells[1:] for ln in c])
+                previous.lines = trim(previous.lines + [ln for c in cells[1:] for ln in c])
                 continue
             label = cells[0] if len(cells) == 2 else None
             fld = None
             if label is not None and len(label) == 1 and label[0] and not label[0].isspace():
                 fld = index.get(label[0])  # the template's shape: one-line label, then value
+            elif label is not None and len(label) == 2 and label[1] in printed_help:
+                fld = index.get(label[0])  # a label and its hint exactly as printed
+                if fld is not None and fld.key not in printed_help[label[1]]:
+                    fld = None
             if fld is not None:
                 value = cells[1]
                 if not value or not value[0].strip() or not value[-1].strip():
-                    value = _trim(value)
-                previous = _Entry(fld, value, number)
+                    value = trim(value)
+                previous = Entry(fld, value, number)
+                if not value and label is not None and label_key(label[0]) != label_key(fld.label):
+                    previous.heading = True
                 self.entries.append(previous)
                 continue
             entries = self.row(cells, number)
@@ -148,7 +169,8 @@ class _Walker:
         tr = tc = None
         cells: list[list[str]] = []
         lines: list[str] = []
-        for el in tbl.iter(tr_tag, tc_tag, p_tag, t.tbl, t.sdt, t.customXml):
+        merged = self.merged
+        for el in tbl.iter(tr_tag, tc_tag, p_tag, t.tbl, t.sdt, t.customXml, t.altChunk):
             tag = el.tag
             if tag == p_tag:
                 if el.getparent() is not tc:
@@ -159,7 +181,7 @@ class _Walker:
                     return None
                 if not cells:
                     out[-1] = (el, cells, [])
-                tc, lines = el, []
+                tc, lines = el, list(merged[el]) if merged and el in merged else []
                 cells.append(lines)
             elif tag == tr_tag:
                 if el.getparent() is not tbl:
@@ -197,7 +219,7 @@ class _Walker:
                 for tc in tcs:
                     if first is None:
                         first = tc
-                    lines: list[str] | None = []
+                    lines: list[str] | None = list(self.merged.get(tc, ()))
                     for el in tc:
                         etag = el.tag
                         if etag == p_tag:
@@ -215,19 +237,22 @@ class _Walker:
             out.append((first, cells, nested))
         return out
 
-    def row(self, cells: list[list[str]], table: int) -> list[_Entry]:
+    def row(self, cells: list[list[str]], table: int) -> list[Entry]:
         """Label/value pairs in one table row; [] when its first non-empty cell is no label."""
         n = len(cells)
+        if n == 1:  # a row across the table: `Leverantör: Städ AB`, or a section heading
+            entry = self.label_cell(cells[0], table)
+            return [entry] if entry is not None and _has_text(entry.lines) else []
         if n == 2 and _has_text(cells[0]):  # the template's shape: label, value
             entry = self.label_cell(cells[0], table)
             if entry is None:
                 return []
-            entry.lines = _trim(entry.lines + cells[1] if entry.lines else cells[1])
+            entry.lines = trim(entry.lines + cells[1] if entry.lines else cells[1])
             return [entry]
         i = 0
         while i < n and not _has_text(cells[i]):
             i += 1
-        out: list[_Entry] = []
+        out: list[Entry] = []
         while i < n:
             entry = self.label_cell(cells[i], table)
             if entry is None:
@@ -240,30 +265,34 @@ class _Walker:
                     break
                 entry.lines.extend(cells[j])
                 j += 1
-            entry.lines = _trim(entry.lines)
+            entry.lines = trim(entry.lines)
             out.append(entry)
             i = j
         return out
 
-    def label_cell(self, cell: list[str], table: int) -> _Entry | None:
+    def label_cell(self, cell: list[str], table: int) -> Entry | None:
         lines = [ln for ln in cell if ln.strip()] if len(cell) > 1 else cell  # a blank one: below
         if not lines or (len(lines) == 1 and not lines[0].strip()):
             return None
         whole = " ".join(lines) if len(lines) > 1 else lines[0]
         fld = self.index.get(whole)
         if fld is not None:
-            return _Entry(fld, [], table)
+            return Entry(fld, [], table)
         fld = self.index.get(lines[0]) if len(lines) > 1 else None  # one line: just looked up
         if fld is not None:  # the label, then a line break, then the value
-            rest = [ln for ln in lines[1:] if not _is_help(ln, fld)]
-            return _Entry(fld, rest, table)
+            rest = [ln for ln in lines[1:] if not self.is_help(ln, fld)]
+            return Entry(fld, rest, table)
         label, sep, value = lines[0].partition(":")
         if sep:
             fld = self.index.get(label)
             if fld is not None:  # `Leverantör: Städ AB`
-                rest = [ln for ln in lines[1:] if not _is_help(ln, fld)]
-                return _Entry(fld, [value.strip(), *rest], table)
+                rest = [ln for ln in lines[1:] if not self.is_help(ln, fld)]
+                return Entry(fld, [value.strip(), *rest], table)
         return None
+
+    def is_help(self, line: str, fld: Field) -> bool:
+        helps = self.index.help.get(fld.key)
+        return bool(helps) and label_key(line).strip("() ") in helps  # type: ignore[operator]
 
     def _is_label(self, cell: list[str]) -> bool:
         text = _cell_text(cell)
@@ -293,6 +322,8 @@ class _Walker:
                         lines.extend(self.cell_lines(content, nested))
             elif tag == t.customXml:
                 lines.extend(self.cell_lines(child, nested))
+            elif tag == t.altChunk:
+                lines.extend(self.chunks(child))
         return lines
 
 
@@ -326,17 +357,6 @@ def _has_text(lines: list[str]) -> bool:
     return False
 
 
-def merged_continuations(body: etree._Element, t: Tags) -> set[etree._Element]:
-    """Cells that continue a vertical merge from the row above (``w:vMerge`` without restart)."""
-    out = set()
-    for merge in body.iter(t.vMerge):
-        if merge.get(t.val) in (None, "continue"):
-            tc = merge.getparent().getparent()  # w:tc/w:tcPr/w:vMerge
-            if tc is not None and tc.tag == t.tc:
-                out.add(tc)
-    return out
-
-
 def _children(parent: etree._Element, tag: str, t: Tags) -> list[etree._Element]:
     """Rows of a table or cells of a row, looking through content controls and custom XML."""
     out: list[etree._Element] = []
@@ -351,49 +371,3 @@ def _children(parent: etree._Element, tag: str, t: Tags) -> list[etree._Element]
         elif ctag == t.customXml:
             out.extend(_children(child, tag, t))
     return out
-
-
-def _is_help(line: str, fld: Field) -> bool:
-    if not fld.help:
-        return False
-    return label_key(line).strip("() ") == label_key(fld.help).strip("() ")
-
-
-def _trim(lines: list[str]) -> list[str]:
-    """Drop blank lines at either end; inner blank lines are part of a multi-line text."""
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return lines[start:end]
-
-
-# -- blocks ------------------------------------------------------------------------------------
-def _assemble(entries: list[_Entry], found: FoundTemplate) -> None:
-    """Report fields to ``found.report``; deviation fields into blocks (spec 2.3: copied tables)."""
-    table_keys: dict[int, set[str]] = {}
-    for e in entries:
-        if e.field is not None and e.field.scope == "deviation" and e.table is not None:
-            table_keys.setdefault(e.table, set()).add(e.field.key)
-    seen: set[str] = set()
-    current: dict | None = None
-    pending = False
-    for e in entries:
-        if e.field is None:
-            if current is not None and (e.table is None or table_keys.get(e.table, set()) & current.keys()):
-                pending = True  # a heading, or a table repeating fields of the current block
-            continue
-        key = e.field.key
-        seen.add(key)
-        if e.field.scope == "report":
-            old = found.report.get(key)
-            if old is None or (not old and e.lines):
-                found.report[key] = e.lines
-            continue
-        if current is None or pending or key in current:
-            current = {}
-            found.deviations.append(current)
-            pending = False
-        current[key] = e.lines
-    found.recognised_labels = len(seen)

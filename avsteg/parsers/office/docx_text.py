@@ -75,7 +75,9 @@ class Tags:
         self.tabs = q("tabs")
         self.txbxContent = q("txbxContent")
         self.del_ = q("del")
-        self.containers = frozenset({self.tbl, self.sdt, self.customXml})
+        self.altChunk = q("altChunk")
+        self.gridSpan = q("gridSpan")
+        self.containers = frozenset({self.tbl, self.sdt, self.customXml, self.altChunk})
         self.skip = frozenset({self.pPr, self.rPr, self.delText, self.instrText, self.del_,
                                self.moveFrom, self.sdtPr, self.tcPr, self.trPr, self.tblPr,
                                self.tblGrid, self.sectPr, self.softHyphen,

@@ -99,6 +99,7 @@ class Package:
         # Part names are case-insensitive in OPC; index them folded.
         self._names = {info.filename.lstrip("/").casefold(): info.filename for info in self.zip.infolist()}
         self._rels: dict[str, dict[str, tuple[str, str]]] = {}
+        self._core: etree._Element | None
 
     def has(self, name: str) -> bool:
         return name.lstrip("/").casefold() in self._names
@@ -153,18 +154,28 @@ class Package:
 
     def core_properties(self) -> tuple[str | None, str | None]:
         """``(identifier, version)`` from the core properties part, stripped; None when absent."""
-        name = "docProps/core.xml"
-        for rel_type, target in self.relationships().values():
-            if rel_type.endswith(REL_CORE):
-                name = target
-                break
-        root = self.xml(name)
+        root = self._core_root()
         if root is None:
             return None, None
         return (
             _text(root.find(f"{{{NS_DC}}}identifier")),
             _text(root.find(f"{{{NS_CORE}}}version")),
         )
+
+    def core_title(self) -> str | None:
+        """The ``dc:title`` document property, stripped; None when absent."""
+        root = self._core_root()
+        return None if root is None else _text(root.find(f"{{{NS_DC}}}title"))
+
+    def _core_root(self) -> etree._Element | None:
+        if not hasattr(self, "_core"):
+            name = "docProps/core.xml"
+            for rel_type, target in self.relationships().values():
+                if rel_type.endswith(REL_CORE):
+                    name = target
+                    break
+            self._core = self.xml(name)
+        return self._core
 
     def kind(self) -> str | None:
         """``docx`` or ``xlsx`` from the parts present, else None (pptx, plain zip…)."""
@@ -201,6 +212,27 @@ class Labels:
             and self.index.get(key) is not None and label_key(self.index[key].label) != key
         )
         self.weak_printed = frozenset(t for t in self.printed if label_key(t) in self.weak)
+        # Hint lines a Word template of this version prints (or printed) in a field's label
+        # cell, folded: a line under the label that is one of these is no value.
+        printed = {f.key: [t for t in (*(schema.hint(f, kind, "docx") for kind in schema.kinds),
+                                       *f.help.values(), *f.former_help) if t]
+                   for f in schema.fields}
+        self.help: dict[str, frozenset[str]] = {
+            key: frozenset(label_key(text).strip("() ") for text in texts)
+            for key, texts in printed.items()
+        }
+        # Each hint exactly as printed → the fields it is printed under (the walker's fast path).
+        self.printed_help: dict[str, frozenset[str]] = {}
+        for key, texts in printed.items():
+            for text in texts:
+                self.printed_help[text] = self.printed_help.get(text, frozenset()) | {key}
+        # The line a Word template prints under the option `Annat` of a choice field: as
+        # printed, its first word (a cheap test before folding), and folded.
+        self.value_help: dict[str, tuple[str, str, str]] = {}
+        for f in schema.fields:
+            other = schema.other_hint(f)
+            if other is not None:
+                self.value_help[f.key] = (other[1], other[1].split(" ", 1)[0], label_key(other[1]))
 
     def get(self, text: str) -> Field | None:
         fld = self.printed.get(text)

@@ -74,7 +74,6 @@ REJECTIONS: dict[str, str] = {
     ),
     "pdf": (
         "Filen är en PDF. En PDF går inte att läsa in i registret. " + _SEND_INSTEAD
-        + " Mallen finns att få från stödfunktionen."
     ),
     "rtf": "Filen är i RTF-format, som vi inte kan läsa. " + _SEND_INSTEAD,
     "broken": (

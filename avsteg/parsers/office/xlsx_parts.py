@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from lxml import etree
 
+from avsteg.parsers.office.formula import Unsupported, cell_of
 from avsteg.parsers.office.ooxml import Package
 
 NS_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _BUILTIN_DATE_FORMATS = frozenset(range(14, 23)) | {27, 30, 36, 45, 46, 47, 50, 57}
 _FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
+
+# Excel writes characters XML cannot hold (and a literal "_x" sequence) as _xHHHH_.
+MAX_MERGED_CELLS = 10_000  # cells filled from merges per sheet; a template has a handful
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def unescape(text: str) -> str:
+    """Excel's ``_xHHHH_`` escapes decoded (``_x000D_`` is a carriage return; ``_x005F_`` an
+    underscore, so ``_x005F_x000D_`` is the literal text ``_x000D_``)."""
+    if "_x" not in text:
+        return text
+    out = _ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
+    if any("\ud800" <= ch <= "\udfff" for ch in out):  # UTF-16 pairs escaped one by one
+        out = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return out
 
 
 def ns_of(root: etree._Element, default: str) -> str:
@@ -33,12 +50,13 @@ def shared_strings(pkg: Package, name: str) -> list[str]:
 def rich_text(el: etree._Element, t_tag: str, rph_tag: str) -> str:
     """Plain text or rich-text runs joined; phonetic guides (rPh) left out."""
     if len(el) == 1 and el[0].tag == t_tag:  # plain text: by far the most common
-        return el[0].text or ""
+        text = el[0].text or ""
+        return unescape(text) if "_x" in text else text
     parts = []
     for t in el.iter(t_tag):
         if t.getparent().tag != rph_tag:
             parts.append(t.text or "")
-    return "".join(parts)
+    return unescape("".join(parts))
 
 
 def first_child(parent: etree._Element, tag: str) -> etree._Element | None:
@@ -90,3 +108,25 @@ def excel_date(serial: float, date1904: bool) -> dt.datetime | None:
     else:
         base = dt.datetime(1899, 12, 31) if serial < 60 else dt.datetime(1899, 12, 30)
     return base + dt.timedelta(seconds=round(serial * 86400))
+
+
+def spread_merges(grid: dict[int, dict[int, Any]], merges: etree._Element,
+                  limit: int = MAX_MERGED_CELLS) -> set[tuple[int, int]]:
+    """A merged cell's value in every cell it spans (spec 2.3); returns the cells filled."""
+    copies: set[tuple[int, int]] = set()
+    for merge in merges:
+        ref = merge.get("ref") or ""
+        first, _, last = ref.partition(":")
+        try:
+            (r1, c1), (r2, c2) = cell_of(first), cell_of(last)
+        except Unsupported:
+            continue
+        value = grid.get(r1, {}).get(c1)
+        if value is None or (r2 - r1 + 1) * (c2 - c1 + 1) + len(copies) > limit:
+            continue
+        for r in range(r1, r2 + 1):
+            for c in range(c1, c2 + 1):
+                if (r, c) != (r1, c1) and grid.get(r, {}).get(c) is None:
+                    grid.setdefault(r, {})[c] = value
+                    copies.add((r, c))
+    return copies

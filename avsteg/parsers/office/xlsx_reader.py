@@ -20,6 +20,7 @@ from lxml import etree
 
 from avsteg.domain.report import FoundTemplate, RawValue
 from avsteg.domain.schema import Field, Schema
+from avsteg.parsers.office.formula import Pending, compute_formulas
 from avsteg.parsers.office.ooxml import Package, labels_for
 from avsteg.parsers.office.xlsx_parts import (
     NS_S,
@@ -29,6 +30,8 @@ from avsteg.parsers.office.xlsx_parts import (
     ns_of,
     rich_text,
     shared_strings,
+    spread_merges,
+    unescape,
 )
 
 NS_S_STRICT = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -38,10 +41,11 @@ NS_R_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 MAX_SHEETS = 30
 MAX_CELLS = 200_000  # a filled template has a few hundred; a budget sheet is no report anyway
 HEADER_MIN_LABELS = 3
+TITLE_MAX = 120  # a longer text above the labels is an instruction, not a title
 
 
 Grid = dict[int, dict[int, RawValue]]  # row number → column number → value (1-based)
-
+Copies = set[tuple[int, int]]  # (row, column) of cells that hold a merged cell's value
 
 def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
     """Read every visible sheet of an opened package into raw label/value pairs."""
@@ -64,15 +68,19 @@ def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
             styles = date_styles(pkg, target)
     reader = _SheetReader(strings, styles, found.date1904)
     sheets_el = workbook.find(f"{{{s}}}sheets")
-    grids: list[Grid] = []
+    grids: list[tuple[Grid, Copies]] = []
     for sheet in (sheets_el if sheets_el is not None else [])[:MAX_SHEETS]:
         if sheet.get("state") in ("hidden", "veryHidden"):
             continue  # drop-down lists and the like, not something the reporter filled in
         rid = sheet.get(f"{{{NS_R}}}id") or sheet.get(f"{{{NS_R_STRICT}}}id")
         target = rels.get(rid or "", ("", ""))[1]
         if target and pkg.has(target):
-            grids.append(reader.read(pkg.xml(target)))
+            grid = reader.read(pkg.xml(target))
+            grids.append((grid, reader.copies))
     _Collector(schema, found).collect(grids)
+    title = pkg.core_title()
+    if title:
+        found.titles.append(title)
     return found
 
 
@@ -82,6 +90,7 @@ class _SheetTags:
     def __init__(self, s: str) -> None:
         self.sheet_data, self.row, self.c = f"{{{s}}}sheetData", f"{{{s}}}row", f"{{{s}}}c"
         self.v, self.is_, self.t, self.rph = f"{{{s}}}v", f"{{{s}}}is", f"{{{s}}}t", f"{{{s}}}rPh"
+        self.f, self.merge_cells = f"{{{s}}}f", f"{{{s}}}mergeCells"
         ns = {"s": s}
         self.count_cells = etree.XPath("count(s:row/s:c)", namespaces=ns)
         # The children of cells (a value, an inline string, a formula): a template's sheet is
@@ -97,10 +106,23 @@ class _SheetReader:
         self.strings = strings
         self.date_styles = date_styles
         self.date1904 = date1904
+        self.copies: Copies = set()  # of the sheet read last
+        self.pending = False
 
     def read(self, root: etree._Element) -> Grid:
+        """The sheet's values, with formulas computed and merged cells' values spread."""
+        self.copies, self.pending = set(), False
         s = ns_of(root, NS_S)
         tags = _SHEET_TAGS.get(s) or _SheetTags(s)
+        grid = self.read_values(root, tags)
+        if self.pending:
+            compute_formulas(grid)
+        merges = root.find(tags.merge_cells)
+        if merges is not None:
+            self.copies = spread_merges(grid, merges)
+        return grid
+
+    def read_values(self, root: etree._Element, tags: _SheetTags) -> Grid:
         grid: Grid = {}
         data = root.find(tags.sheet_data)
         if data is None:
@@ -182,13 +204,21 @@ class _SheetReader:
         v = first_child(c, tags.v)
         text = v.text if v is not None else None
         if text is None:
-            return None
+            # A formula without a cached value (a program wrote it, not Excel); an empty value
+            # of a text formula (t="str") is a cached empty string, not a missing one.
+            f = first_child(c, tags.f) if kind != "str" else None
+            if f is None or (not f.text and f.get("t") != "shared"):
+                return None
+            self.pending = True
+            return Pending(f.text or "", f.get("si") if f.get("t") == "shared" else None)
         if kind == "s":
             try:
                 return self.strings[int(text)]
             except (ValueError, IndexError):
                 return None
-        if kind in ("str", "e"):
+        if kind == "str":
+            return unescape(text) if "_x" in text else text
+        if kind == "e":
             return text
         if kind == "b":
             return text.strip() in ("1", "true")
@@ -241,8 +271,8 @@ class _Collector:
         self.seen: set[str] = set()
         self.current: dict[str, RawValue] | None = None
 
-    def collect(self, grids: list[Grid]) -> None:
-        for grid in grids:
+    def collect(self, grids: list[tuple[Grid, Copies]]) -> None:
+        for grid, copies in grids:
             self.current = None  # a new sheet starts a new block when a deviation field comes
             header: dict[int, Field] | None = None
             first_values: dict[str, RawValue] = {}
@@ -250,24 +280,35 @@ class _Collector:
             first_col = 0
             for row_no in sorted(grid):
                 cells = grid[row_no]
+                # What was typed in this row; cells that only repeat a merged cell's value
+                # count as values of a deviation, never as labels.
+                own = {c: v for c, v in cells.items() if (row_no, c) not in copies} \
+                    if copies else cells
                 if header is None:
-                    labels = self.labels(cells)
-                    header = self.header(cells, labels)
+                    if not own:
+                        continue
+                    labels = self.labels(own)
+                    header = self.header(own, labels)
                     if header is not None:
                         first_col = min(header)
                         continue
-                    self.label_row(cells, labels)
+                    if len(own) == 1 and len(cells) > 1 and not self.has_value(own):
+                        continue  # a section heading merged across the row ("Resultat")
+                    self.label_row(own, labels)
                     continue
                 first = cells.get(first_col)
                 if isinstance(first, str):
                     if first in self.index.printed:  # the header pasted again (a copied block)
-                        again = self.header(cells, self.labels(cells))
+                        again = self.header(own, self.labels(own))
                         if again is not None:
                             header = again
                             continue
                     elif _is_total(first, cells):
                         continue
+                if len(own) == 1 and self.is_section(own):
+                    continue  # a one-cell section row ("Resultat") inside the table
                 block: dict[str, RawValue] = {}
+                typed = False
                 for col, fld in header.items():
                     value = cells.get(col)
                     if fld.scope == "report":
@@ -275,7 +316,8 @@ class _Collector:
                             first_values[fld.key] = value
                     else:
                         block[fld.key] = value
-                if any(v is not None for v in block.values()):
+                        typed = typed or (value is not None and col in own)
+                if typed:
                     self.found.deviations.append(block)
                     filled = True
             if header is not None and not filled:
@@ -289,6 +331,18 @@ class _Collector:
                     if fld.scope == "report":
                         self.set_report(fld.key, first_values.get(fld.key))
         self.found.recognised_labels = len(self.seen)
+
+    def is_section(self, own: dict[int, RawValue]) -> bool:
+        """A row whose one cell is nothing but a label or synonym: a heading, not a value."""
+        (value,) = own.values()
+        return isinstance(value, str) and self.index.get(value) is not None
+
+    def has_value(self, own: dict[int, RawValue]) -> bool:
+        """Whether a one-cell label row carries a value (`Leverantör: Städ AB`)."""
+        (value,) = own.values()
+        if not isinstance(value, str) or self.index.get(value) is None:
+            return True
+        return False
 
     def labels(self, cells: dict[int, RawValue]) -> dict[int, Field | None]:
         """Column → the field its text names (None: no label), for every text cell of a row."""
@@ -323,6 +377,8 @@ class _Collector:
                 head, sep, rest = first.partition("\n")
             fld = self.index.get(head) if sep else None
             if fld is None:
+                if not self.seen and len(first) <= TITLE_MAX:  # above every label: a title
+                    self.found.titles.append(first.strip())
                 return
             if rest.strip():
                 value = rest.strip() if value is None else f"{rest.strip()}\n{value}"
