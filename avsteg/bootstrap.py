@@ -90,7 +90,13 @@ def _smtp_token_provider(settings: Settings):
 
 def build_web_app(settings: Settings, db: Database):
     """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
-    from avsteg.web.app import create_app
+    from avsteg.web.app import create_app, starlette_app
+    from avsteg.web.oidc import entra_sign_in
 
-    return create_app(settings, db, schema_of(settings),
-                      pipeline_factory=lambda: build_pipeline(settings, db))
+    entra = entra_sign_in(settings.web)
+    app = create_app(settings, db, schema_of(settings),
+                     pipeline_factory=lambda: build_pipeline(settings, db),
+                     extra_routes=entra.routes() if entra else None)
+    if entra:
+        starlette_app(app).state.web.extra["oidc_label"] = entra.label
+    return app
