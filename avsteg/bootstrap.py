@@ -1,19 +1,32 @@
 """The composition root: the one place that turns settings into real adapters.
 
 Commands call these functions; tests call them with their own settings (a Dovecot port, an
-aiosmtpd port, a PostgreSQL URL) or wire fakes directly into :class:`Pipeline`.
+aiosmtpd port, a PostgreSQL URL) or wire fakes directly into :class:`Pipeline` and
+:class:`Worker`. Nothing else in the package constructs a database, a mailbox, an outbox or a
+converter.
 """
 from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
 from avsteg.domain.schema import Schema
 from avsteg.domain.triage import Policy
-from avsteg.ingest.pipeline import Pipeline, ReplyPolicy
+from avsteg.ingest.folder_outbox import FolderOutbox
+from avsteg.ingest.imap_mailbox import ImapMailbox
+from avsteg.ingest.oauth import token_provider_from_settings
+from avsteg.ingest.ports import Mailbox, Outbox
+from avsteg.ingest.smtp_outbox import SmtpOutbox
+from avsteg.parsers.convert import libreoffice_converter
+from avsteg.services.handled import ReplyPolicy
+from avsteg.services.jobs import add_jobs
+from avsteg.services.pipeline import Converter, Pipeline
+from avsteg.services.worker import Worker
 from avsteg.storage.database import Database
 
 
@@ -45,12 +58,15 @@ def triage_policy(settings: Settings, schema: Schema | None = None) -> Policy:
     )
 
 
+def build_converter() -> Converter | None:
+    """LibreOffice conversion of .doc/.xls/.odt/.ods to .docx/.xlsx; None without LibreOffice."""
+    return libreoffice_converter()
+
+
 def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = True) -> Pipeline:
     convert = None
     if settings.policy.convert_legacy and shutil.which("soffice"):
-        from avsteg.parsers.convert import libreoffice_converter
-
-        convert = libreoffice_converter()
+        convert = build_converter()
     schema = schema_of(settings)
     return Pipeline(
         db=db,
@@ -67,29 +83,59 @@ def build_pipeline(settings: Settings, db: Database, *, send_replies: bool = Tru
     )
 
 
-def build_outbox(settings: Settings, directory: str | Path | None = None):
+def build_outbox(settings: Settings, directory: str | Path | None = None) -> Outbox:
     """Replies go to a folder (demo, ``ingest --outbox``) or to the SMTP server."""
     directory = directory or settings.worker.outbox_dir
     if directory:
-        from avsteg.ingest.folder_outbox import FolderOutbox
-
         return FolderOutbox(Path(directory))
-    from avsteg.ingest.smtp_outbox import SmtpOutbox
-
     return SmtpOutbox(settings.smtp, envelope_from=settings.policy.service_address,
                       token_provider=_smtp_token_provider(settings))
 
 
-def _smtp_token_provider(settings: Settings):
+def _smtp_token_provider(settings: Settings) -> Callable[[], str] | None:
     if settings.smtp.auth != "xoauth2":
         return None
-    from avsteg.ingest.oauth import token_provider_from_settings
-
     return token_provider_from_settings(settings.imap)  # one app registration for IMAP and SMTP
+
+
+def make_mailbox(settings: Settings) -> ImapMailbox:
+    """The IMAP mailbox of the settings (also the IDLE watcher's own connection)."""
+    token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
+    return ImapMailbox(
+        settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
+        use_idle=settings.worker.idle,
+    )
+
+
+def build_worker(settings: Settings, db: Database, *, send_replies: bool = True,
+                 mailbox: Mailbox | None = None, outbox: Outbox | None = None) -> Worker:
+    """The worker of ``avsteg run``: the real mailbox and outbox unless given others."""
+    pipeline = build_pipeline(settings, db, send_replies=send_replies)
+    mailbox = mailbox or make_mailbox(settings)
+    if pipeline.replies.send and outbox is None:
+        outbox = build_outbox(settings)
+    on_sent = None
+    if settings.imap.sent_folder and hasattr(mailbox, "append_sent"):
+        on_sent = mailbox.append_sent
+    account = getattr(mailbox, "account", None) or settings.imap.account or (
+        f"{settings.imap.username}@{settings.imap.host}")
+    return Worker(
+        pipeline=pipeline, db=db, mailbox=mailbox, outbox=outbox if pipeline.replies.send else None,
+        account=account, folder=settings.imap.folder, lease_seconds=settings.worker.lease_seconds,
+        backoff_seconds=settings.smtp.backoff_seconds, max_reply_attempts=settings.smtp.max_attempts,
+        on_sent=on_sent,
+    )
+
+
+def scheduled_jobs(settings: Settings, db: Database) -> Callable[[Any], object]:
+    """What the service adds to its scheduler besides the poll: the digest and reminders."""
+    return lambda scheduler: add_jobs(scheduler, settings, db)
 
 
 def build_web_app(settings: Settings, db: Database):
     """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
+    # Imported here: Starlette, Jinja2, Argon2 and Authlib are for `avsteg web` only; the worker
+    # and the other commands start without them.
     from avsteg.web.app import create_app, starlette_app
     from avsteg.web.oidc import entra_sign_in
 

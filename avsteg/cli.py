@@ -1,8 +1,8 @@
 """The ``avsteg`` command: one subcommand per module in :mod:`avsteg.commands`.
 
 Each command module exposes ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``. Modules are imported only when their command runs, so ``avsteg parse``
-does not pay for SQLAlchemy or imapclient.
+``run(args) -> int``. Only the command that runs is imported (``avsteg --help`` and a typo
+stay instant); everything it needs is wired by :mod:`avsteg.bootstrap`.
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import argparse
 import importlib
 import os
 import sys
+
+from avsteg.domain.errors import ConfigurationError
 
 # command name → module under avsteg.commands
 COMMANDS: dict[str, str] = {
@@ -76,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"avsteg: the {name} command is not available in this build", file=sys.stderr)
         return 2
-    from avsteg.domain.errors import ConfigurationError
-
     try:
         return int(module.run(args) or 0)
     except ConfigurationError as exc:  # a setting is missing or wrong: say which, no traceback

@@ -14,9 +14,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from avsteg.domain.schema import Schema
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.fill import FillStyle, fill_docx, fill_xlsx
-from avsteg.templates.xlsx_template import build_xlsx
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.fill import FillStyle, fill_docx
+from avsteg.forms.fill_excel import fill_xlsx
+from avsteg.forms.xlsx_template import build_xlsx
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

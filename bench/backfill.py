@@ -96,9 +96,8 @@ def floor(server, user) -> tuple[float, int]:
 
 def worker_child(args: argparse.Namespace) -> None:
     """In the child: the worker's backfill, one poll; prints a JSON line with its figures."""
-    from avsteg.bootstrap import open_database
+    from avsteg.bootstrap import build_worker, open_database
     from avsteg.config.settings import Settings
-    from avsteg.ingest.service import build_worker
 
     settings = Settings()
     db = open_database(settings)

@@ -19,9 +19,9 @@ from decimal import Decimal
 from openpyxl import Workbook
 
 from avsteg.config.schema import default_schema
+from avsteg.domain.register import DeviationRow, Period, Register, ReportRow, VersionRow
 from avsteg.domain.schema import Schema
 from avsteg.register.export import build_csv, build_xlsx, deviation_sheet
-from avsteg.register.rows import DeviationRow, Period, Register, ReportRow, VersionRow
 
 TARGET_SECONDS = 10.0
 

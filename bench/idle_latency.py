@@ -29,7 +29,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from avsteg.ingest.service import Service, make_mailbox
+    from avsteg.bootstrap import make_mailbox
+    from avsteg.commands.worker_service import Service
     from tests.support.servers import DovecotServer, make_tls_files, start_smtp_server
     from tests.support.worker_env import Workers, append_all, report_message, worker_settings
 

@@ -37,8 +37,8 @@ TODAY = dt.date(2026, 6, 1)
 
 
 def build_files(deviations: int) -> dict[str, bytes]:
-    from avsteg.templates.docx_template import build_docx
-    from avsteg.templates.xlsx_template import build_xlsx
+    from avsteg.forms.docx_template import build_docx
+    from avsteg.forms.xlsx_template import build_xlsx
 
     try:
         from tests.support.fill import FillStyle, fill_docx, fill_xlsx, sample_report

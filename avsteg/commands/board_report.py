@@ -7,6 +7,8 @@ from pathlib import Path
 
 from avsteg.commands.common import add_db_argument, say
 from avsteg.commands.export import add_period_arguments, load_register
+from avsteg.domain.errors import AvstegError
+from avsteg.register.board_report import build_board_report
 
 HELP = "write the board report (Word) with the period's deviations, figures and a chart"
 
@@ -18,9 +20,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.domain.errors import AvstegError
-    from avsteg.register.board_report import build_board_report
-
     try:
         schema, register = load_register(args)
     except AvstegError as exc:

@@ -49,17 +49,3 @@ def say(text: str) -> None:
     """Human messages go to stderr, so --json output stays machine-readable."""
     print(text, file=sys.stderr)
 
-
-def deliver_now(settings: Settings, db: Any, reply_ids: Any, outbox_dir: str | None) -> list[str]:
-    """Deliver freshly queued replies at once when they have somewhere to go (an --outbox
-    folder, ``worker.outbox_dir`` or SMTP); otherwise they wait in the outbox for the worker.
-    What each became: a file path, or the delivery status."""
-    # Imported here: the delivery adapters are needed only by commands that act on mail.
-    from avsteg.bootstrap import build_outbox
-    from avsteg.ingest.delivery import deliver_due
-
-    ids = list(reply_ids)
-    if not ids or not (outbox_dir or settings.worker.outbox_dir or settings.smtp.host):
-        return []
-    outbox = build_outbox(settings, outbox_dir)
-    return [str(d.path) if d.path else d.status for d in deliver_due(db, outbox, only=ids)]

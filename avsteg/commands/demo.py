@@ -10,17 +10,24 @@ import argparse
 import datetime as dt
 import email
 import email.policy
+import secrets
 import shutil
 import sys
 from pathlib import Path
 
+from avsteg.bootstrap import build_outbox, build_pipeline, open_database
+from avsteg.commands.common import settings_from
+from avsteg.commands.list_reports import print_table, register_lines
+from avsteg.domain.vocabulary import REGISTERING, REPLY_KINDS, outcome_word
+from avsteg.register.export import build_xlsx
+from avsteg.samples import correction, first_batch
+from avsteg.services.delivery import deliver_due
+from avsteg.storage.read_model.register import register_rows
+from avsteg.web.accounts import add_account
+
 HELP = "run the whole job on sample mail: SQLite, a local mailbox folder, replies to a folder"
 MARKER = ".avsteg-demo"
 DEMO_USER = "demo"
-OUTCOME_SV = {
-    "registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
-    "rejected": "avvisad, svar med fel", "ignored": "lämnad åt en person", "failed": "misslyckades",
-}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,12 +47,6 @@ def _fresh_dir(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from avsteg.bootstrap import build_pipeline, open_database
-    from avsteg.commands.common import settings_from
-    from avsteg.commands.list_reports import print_table, register_lines
-    from avsteg.ingest.delivery import deliver_due
-    from avsteg.ingest.folder_outbox import FolderOutbox
-    from avsteg.samples import correction, first_batch
 
     console = Console(width=None if sys.stdout.isatty() else 120)
     base = Path(args.dir).resolve()
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     settings.database.url = f"sqlite:///{db_path}"  # the demo never touches a configured database
     db = open_database(settings)
     pipeline = build_pipeline(settings, db)
-    outbox = FolderOutbox(outbox_dir)
+    outbox = build_outbox(settings, outbox_dir)
     today = dt.date.today()
 
     console.rule("[bold]avsteg demo")
@@ -102,10 +103,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_web_hint(console, db, db_path: Path) -> None:
     """A demo account (handläggare) with a fresh password, and how to browse the register."""
-    import secrets
-
-    from avsteg.web.accounts import add_account
-
     password = secrets.token_urlsafe(9)
     add_account(db, DEMO_USER, "handläggare", password)
     console.print("\n[bold]Registret i webbläsaren[/bold]:")
@@ -122,7 +119,7 @@ def _print_messages(console, results, base: Path) -> None:
         table.add_column(h)
     for sample, handled, reply in results:
         table.add_row(sample.story, handled.sender or "",
-                      OUTCOME_SV.get(handled.outcome, handled.outcome),
+                      outcome_word(handled.outcome),
                       ", ".join(handled.references),
                       reply.name if reply else "inget svar")
     console.print(table)
@@ -132,8 +129,8 @@ def _print_example_replies(console, results) -> None:
     """Show the sender's view: the first receipt and the first error reply, in full."""
     shown = set()
     for _sample, handled, reply in results:
-        kind = "kvittens" if handled.outcome in ("registered", "new_version") else (
-            "felsvar" if handled.outcome == "rejected" else None)
+        kind = REPLY_KINDS["receipt"] if handled.outcome in REGISTERING else (
+            REPLY_KINDS["error"] if handled.outcome == "rejected" else None)
         if reply is None or kind is None or kind in shown:
             continue
         shown.add(kind)
@@ -143,11 +140,6 @@ def _print_example_replies(console, results) -> None:
 
 
 def _export(db, schema, base: Path) -> Path | None:
-    try:
-        from avsteg.register.export import build_xlsx
-        from avsteg.register.query import register_rows
-    except ImportError:
-        return None
     path = base / "avstegsregister.xlsx"
     with db.unit_of_work(readonly=True) as s:
         path.write_bytes(build_xlsx(register_rows(s, schema=schema), schema))

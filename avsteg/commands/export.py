@@ -10,6 +10,11 @@ import datetime as dt
 from pathlib import Path
 
 from avsteg.commands.common import add_db_argument, say, settings_from
+from avsteg.config.schema import load_schema
+from avsteg.domain.errors import AvstegError
+from avsteg.register.export import build_csv, build_xlsx
+from avsteg.storage.database import Database
+from avsteg.storage.read_model.register import register_rows
 
 HELP = "export the register as Excel (sheets, tables, charts) or CSV (the Avsteg sheet)"
 
@@ -33,9 +38,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_register(args: argparse.Namespace):
     """Settings, schema and the register for the period the arguments name."""
     # Not avsteg.bootstrap: an export needs the database, not the mail pipeline's imports.
-    from avsteg.config.schema import load_schema
-    from avsteg.register.query import register_rows
-    from avsteg.storage.database import Database
 
     settings = settings_from(args)
     schema = load_schema(settings.schema_file)
@@ -51,9 +53,6 @@ def load_register(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.domain.errors import AvstegError
-    from avsteg.register.export import build_csv, build_xlsx
-
     path = Path(args.output)
     fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "xlsx")
     try:

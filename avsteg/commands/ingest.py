@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from avsteg.bootstrap import build_outbox, build_pipeline, open_database
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.domain.errors import ConfigurationError
+from avsteg.services.delivery import deliver_due
 
 HELP = "run saved messages (.eml) through the pipeline as if they had arrived in the mailbox"
 
@@ -18,10 +21,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import build_outbox, build_pipeline, open_database
-    from avsteg.domain.errors import ConfigurationError
-    from avsteg.ingest.delivery import deliver_due
-
     settings = settings_from(args)
     if not (args.outbox or args.no_replies or settings.smtp.host or settings.worker.outbox_dir):
         raise ConfigurationError("replies have nowhere to go: give --outbox DIR, set smtp.host, "

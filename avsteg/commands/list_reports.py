@@ -4,7 +4,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.console import Console
+from rich.table import Table
+
+from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, settings_from
+from avsteg.domain.localtime import show_time
+from avsteg.domain.vocabulary import WITHDRAWN
+from avsteg.storage.database import Database
+from avsteg.storage.read_model import list_reports
 
 HELP = "list the register (newest version of each report)"
 
@@ -15,30 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line and report")
 
 
-def register_lines(db, year: int | None = None) -> list[dict]:
-    from avsteg.storage.reports import current_versions
-
+def register_lines(db: Database, year: int | None = None) -> list[dict]:
+    """The register as ``--json`` prints it: one object per report, withdrawn ones included."""
     with db.unit_of_work(readonly=True) as s:
-        out = []
-        for v in current_versions(s, year=year, include_withdrawn=True):
-            out.append({
-                "reference": v.report.reference,
-                "version": v.version,
-                "organisation": v.organisation,
-                "report_type": v.report_type,
-                "year": v.year,
-                "deviations": len(v.deviations),
-                "jobs_created": sum(d.jobs_created or 0 for d in v.deviations),
-                "message_id": v.message.message_id_header,
-                "received_at": v.message.received_at.isoformat() if v.message.received_at else None,
-                "status": "återkallad" if v.report.withdrawn_at else "aktuell",
-            })
-        return out
+        return [line.to_json() for line in list_reports(s, year=year).items]
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import open_database
-
     db = open_database(settings_from(args))
     lines = register_lines(db, args.year)
     db.dispose()
@@ -52,17 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_table(lines: list[dict]) -> None:
     """The register as a table; times in local (Stockholm) time, as ``show`` and the export."""
-    import datetime as dt
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from avsteg.register.rows import local_time
-
     def when(text: str | None) -> str:
-        return local_time(dt.datetime.fromisoformat(text)).strftime("%Y-%m-%d %H:%M") if text else ""
+        return show_time(text, missing="")
 
-    withdrawn = sum(1 for row in lines if row["status"] != "aktuell")
+    withdrawn = sum(1 for row in lines if row["status"] == WITHDRAWN)
     title = f"Avstegsregistret – {len(lines)} rapporter"
     if withdrawn:
         title += f", varav {withdrawn} återkallad{'e' if withdrawn > 1 else ''}"

@@ -13,6 +13,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from avsteg.bootstrap import build_converter
+from avsteg.config.schema import load_schema
+from avsteg.config.settings import load_settings
+from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.vocabulary import PARSE_STATUSES, word
+from avsteg.parsers.template import parse_attachment
+
 HELP = "parse one attachment (.docx/.xlsx template) and print what was found"
 
 
@@ -31,11 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.config.schema import load_schema
-    from avsteg.config.settings import load_settings
-    from avsteg.domain.errors import ConfigurationError
-    from avsteg.parsers.template import parse_attachment
-
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     path = Path(args.file)
     try:
@@ -55,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     convert = None
     if args.convert:
-        from avsteg.parsers.convert import libreoffice_converter
-
-        convert = libreoffice_converter()
+        convert = build_converter()
         if convert is None:
             print("avsteg: --convert: soffice (LibreOffice) is not installed; not converting",
                   file=sys.stderr)
@@ -71,11 +71,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-_STATUS_SV = {"accepted": "godkänd", "rejected": "avvisad", "not_a_report": "ingen avstegsrapport"}
-
-
 def _summary(out: dict) -> None:
-    print(f"{out['file']}: {_STATUS_SV.get(out['status'], out['status'])} ({out['status']}), "
+    print(f"{out['file']}: {word(PARSE_STATUSES, out['status'])} ({out['status']}), "
           f"format {out['format'] or '?'}, mallversion {out['template_version'] or '-'}")
     if out["status"] == "not_a_report":
         return

@@ -17,7 +17,7 @@ from avsteg.commands.common import (
     settings_from,
 )
 from avsteg.config.settings import Settings
-from avsteg.register.rows import local_time
+from avsteg.domain.localtime import local_time
 from avsteg.services import pending as service
 
 HELP = "what waits for a person: unknown senders, unreadable mail, stale rejections, undelivered replies"

@@ -8,18 +8,21 @@ use ``avsteg trust-domain DOMAIN`` instead.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 
-from avsteg.bootstrap import build_pipeline, open_database
+from avsteg.bootstrap import build_outbox, build_pipeline, open_database
 from avsteg.commands.common import (
     actor_from,
     add_actor_argument,
     add_db_argument,
-    deliver_now,
     print_json,
     say,
     settings_from,
 )
+from avsteg.config.settings import Settings
 from avsteg.services import pending as service
+from avsteg.services.delivery import deliver_due
+from avsteg.storage.database import Database
 
 HELP = "register a report that was set aside (unknown sender domain); the sender gets the receipt"
 
@@ -57,3 +60,15 @@ def run(args: argparse.Namespace) -> int:
     if handled.reply_ids and not sent:
         say("Svaret ligger i utkorgen och skickas av arbetsprocessen (avsteg run) vid nästa varv.")
     return 1 if handled.outcome == "failed" else 0
+
+
+def deliver_now(settings: Settings, db: Database, reply_ids: Iterable[int],
+                outbox_dir: str | None) -> list[str]:
+    """Deliver freshly queued replies at once when they have somewhere to go (an --outbox
+    folder, ``worker.outbox_dir`` or SMTP); otherwise they wait in the outbox for the worker.
+    What each became: a file path, or the delivery status."""
+    ids = list(reply_ids)
+    if not ids or not (outbox_dir or settings.worker.outbox_dir or settings.smtp.host):
+        return []
+    outbox = build_outbox(settings, outbox_dir)
+    return [str(d.path) if d.path else d.status for d in deliver_due(db, outbox, only=ids)]

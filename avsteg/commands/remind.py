@@ -2,7 +2,7 @@
 
 ``--dry-run`` lists who would get which reminder; otherwise the reminders are recorded, queued
 and delivered at once (SMTP, or ``worker.outbox_dir`` / ``--outbox``). The same rules as the
-scheduled job (:mod:`avsteg.register.jobs`): an organisation gets each reminder at most once a
+scheduled job (:mod:`avsteg.services.jobs`): an organisation gets each reminder at most once a
 year. Without ``--which``: a first reminder to whoever has had none, a second one (from
 ``schedules.second_reminder`` on) to whoever had the first before that date.
 """
@@ -12,7 +12,13 @@ import argparse
 import datetime as dt
 from typing import Any
 
+from avsteg.bootstrap import build_outbox, open_database, schema_of
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.domain.localtime import local_time
+from avsteg.domain.replies.reminders import who_owes_annual
+from avsteg.services.delivery import deliver_due
+from avsteg.services.jobs import month_day, plan_reminders, queue_reminders
+from avsteg.storage.read_model.register import register_rows
 
 HELP = "remind organisations that owe this year's Helårsrapport (--dry-run: only list them)"
 
@@ -28,13 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import build_outbox, open_database, schema_of
-    from avsteg.ingest.delivery import deliver_due
-    from avsteg.register.jobs import month_day, plan_reminders, queue_reminders
-    from avsteg.register.query import register_rows
-    from avsteg.register.reminders import who_owes_annual
-    from avsteg.register.rows import local_time
-
     settings = settings_from(args)
     schema = schema_of(settings)
     now = dt.datetime.now(dt.UTC)

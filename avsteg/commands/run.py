@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
+from avsteg.bootstrap import build_worker, make_mailbox, open_database, scheduled_jobs
 from avsteg.commands.common import add_db_argument, say, settings_from
+from avsteg.commands.worker_service import Service, run_service
+from avsteg.config.settings import Settings
 from avsteg.domain.errors import TransientError
+from avsteg.logs import setup_logging
 
 EX_TEMPFAIL = 75
 
@@ -20,9 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import open_database
-    from avsteg.logs import setup_logging
-
     settings = settings_from(args)
     if args.no_replies:
         settings.worker.send_replies = False
@@ -36,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
         return EX_TEMPFAIL
 
 
-def _run(args: argparse.Namespace, settings, open_database) -> int:
-    from avsteg.ingest.service import build_worker, run_service
-
+def _run(args: argparse.Namespace, settings: Settings, open_database: Callable[..., Any]) -> int:
     db = open_database(settings)
     try:
         if not args.once:
-            run_service(settings, db)
+            run_service(Service(settings, build_worker(settings, db),
+                                watcher_factory=lambda: make_mailbox(settings),
+                                extra_jobs=scheduled_jobs(settings, db)))
             return 0
         worker = build_worker(settings, db, send_replies=not args.no_replies)
         report = _poll_with_progress(worker) if args.no_replies else worker.poll_once()
@@ -59,6 +62,7 @@ def _run(args: argparse.Namespace, settings, open_database) -> int:
 
 def _poll_with_progress(worker):
     """Backfill: a progress bar on stderr while the history is registered."""
+    # rich.progress only for a backfill: the worker's start-up does not pay for it.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -4,8 +4,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, settings_from
 from avsteg.services.pending import count_by_kind, pending_items
+from avsteg.storage.database import Database
+from avsteg.storage.read_model import service_status
 
 HELP = "last successful poll, backlog, queued and failed replies"
 
@@ -17,42 +20,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="exit 1 when the last successful poll is older than 3 poll intervals (health checks)")
 
 
-def gather(db, now: dt.datetime) -> dict:
-    from sqlalchemy import func, select
-
-    from avsteg.storage.ledger import poll_states
-    from avsteg.storage.models import MessageRow
-    from avsteg.storage.outbox import outbox_counts
-
+def gather(db: Database, now: dt.datetime) -> dict:
     with db.unit_of_work(readonly=True) as s:
-        polls = [
+        status = service_status(s)
+    return {
+        "polls": [
             {
                 "account": p.account, "folder": p.folder,
                 "last_poll_at": p.last_poll_at.isoformat() if p.last_poll_at else None,
                 "last_success_at": p.last_success_at.isoformat() if p.last_success_at else None,
                 "last_error": p.last_error,
             }
-            for p in poll_states(s)
-        ]
-        states = dict(s.execute(select(MessageRow.state, func.count()).group_by(MessageRow.state)).all())
-        outcomes = dict(s.execute(
-            select(MessageRow.outcome, func.count()).where(MessageRow.outcome.is_not(None))
-            .group_by(MessageRow.outcome)).all())
-        replies = outbox_counts(s)
-    return {
-        "polls": polls,
-        "backlog": int(states.get("received", 0)) + int(states.get("failed", 0)),
-        "failed_messages": int(states.get("failed", 0)),
-        "outcomes": {k: int(v) for k, v in outcomes.items()},
-        "replies_queued": replies.get("queued", 0),
-        "replies_failed": replies.get("failed", 0),
-        "replies_sent": replies.get("sent", 0),
+            for p in status.polls
+        ],
+        "backlog": status.backlog,
+        "failed_messages": status.message_states.get("failed", 0),
+        "outcomes": dict(status.outcomes),
+        "replies_queued": status.replies.get("queued", 0),
+        "replies_failed": status.replies.get("failed", 0),
+        "replies_sent": status.replies.get("sent", 0),
     }
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import open_database
-
     settings = settings_from(args)
     db = open_database(settings)
     now = dt.datetime.now(dt.UTC)

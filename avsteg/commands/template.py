@@ -6,6 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from avsteg.config.schema import load_schema
+from avsteg.config.settings import load_settings
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
+
 HELP = "write a blank template (Word or Excel, Händelserapport or Helårsrapport)"
 
 FORMATS = ("docx", "xlsx")
@@ -28,16 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: the command registry must stay cheap to load.
-    from avsteg.config.schema import load_schema
-    from avsteg.config.settings import load_settings
-
     settings = load_settings(args.config)
     schema = load_schema(settings.schema_file)
-    if args.format == "docx":
-        from avsteg.templates.docx_template import build_docx as build
-    else:
-        from avsteg.templates.xlsx_template import build_xlsx as build
+    build = build_docx if args.format == "docx" else build_xlsx
     data = build(schema, args.kind)
 
     out = Path(args.output)

@@ -13,12 +13,12 @@ from avsteg.commands.common import (
     actor_from,
     add_actor_argument,
     add_db_argument,
-    deliver_now,
     print_json,
     say,
     settings_from,
 )
-from avsteg.register.rows import local_time
+from avsteg.commands.register_anyway import deliver_now
+from avsteg.domain.localtime import local_time
 from avsteg.services import pending as service
 
 HELP = "allow a sender domain from now on, and register its reports that were set aside"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.storage.reports import find_report_by_reference, withdraw_report
 
 HELP = "withdraw a report (återkalla): kept with its history, left out of the register's figures"
 NO_REASON = "Inget skäl angivet"
@@ -24,8 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def withdraw(db, reference: str, reason: str) -> tuple[str, dict]:
     """``("withdrawn" | "already" | "missing", details)``."""
-    from avsteg.storage.reports import find_report_by_reference, withdraw_report
-
     if not reason.strip():
         raise ValueError("a reason is required")
     with db.unit_of_work() as s:
@@ -44,8 +44,6 @@ def withdraw(db, reference: str, reason: str) -> tuple[str, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import open_database
-
     db = open_database(settings_from(args))
     try:
         try:

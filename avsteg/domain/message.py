@@ -1,6 +1,6 @@
 """What an email is once parsed: plain values the rest of the service can reason about.
 
-The mail parser (``avsteg.parsers.mail``) turns raw bytes into an :class:`InboundMessage`;
+The mail parser (``avsteg.parsers.mail.reader``) turns raw bytes into an :class:`InboundMessage`;
 triage, the pipeline and the replies only ever see these values, never a MIME tree. Every
 attachment a sender could have meant (direct, in a zip, in a forwarded message, in an Outlook
 ``winmail.dat``) is flattened into :class:`Attachment` with an ``origin`` saying where it was

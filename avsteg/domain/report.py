@@ -61,6 +61,10 @@ class ParsedReport:
     deviations: list[dict[str, Any]] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    # The parser itself failed (a bug of ours): ``status`` says ``rejected`` with a polite
+    # message for ``avsteg parse``, but the pipeline must not answer the sender — it fails the
+    # message so it is retried, and a person looks at the log.
+    crashed: bool = False
 
     @property
     def accepted(self) -> bool:

@@ -27,10 +27,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from avsteg.domain import identifiers as ids
+from avsteg.domain import normalise as n
+from avsteg.domain.choices import chosen_in
 from avsteg.domain.report import FoundTemplate, ParsedReport, Problem
 from avsteg.domain.schema import Field, Schema
-from avsteg.parsers import normalise as n
-from avsteg.parsers.choices import chosen_in
 
 # The report field the known-organisations list applies to (the list is not tied to a field in
 # schema.toml); when a schema has no such field the check is simply skipped.
@@ -71,9 +72,9 @@ def _choice(raw: Any, f: Field) -> Any:
 Normaliser = Callable[[Any, "str | None", FoundTemplate], Any]
 NORMALISERS: dict[str, Normaliser] = {
     "text": lambda raw, shown, found: shown,
-    "phone": lambda raw, shown, found: n.phone_value(raw, shown),
-    "email": lambda raw, shown, found: n.email_value(raw, shown),
-    "orgnr": lambda raw, shown, found: n.orgnr_value(raw, shown),
+    "phone": lambda raw, shown, found: ids.phone_value(raw, shown),
+    "email": lambda raw, shown, found: ids.email_value(raw, shown),
+    "orgnr": lambda raw, shown, found: ids.orgnr_value(raw, shown),
     "date": lambda raw, shown, found: n.date_value(raw, shown, date1904=found.date1904),
     "year": lambda raw, shown, found: n.year_value(raw, shown, date1904=found.date1904),
     "integer": lambda raw, shown, found: n.integer_value(raw, shown),

@@ -5,8 +5,8 @@ cannot or will not read becomes a ``rejected`` report whose Swedish message says
 instead. The steps, in order, each refusing as early and as cheaply as it can:
 
 1. size cap;
-2. format from the magic bytes (:func:`avsteg.parsers.safety.sniff`), not the file name;
-3. zip caps before anything is inflated (:mod:`avsteg.parsers.archive`);
+2. format from the magic bytes (:func:`avsteg.parsers.office.safety.sniff`), not the file name;
+3. zip caps before anything is inflated (:mod:`avsteg.parsers.office.archive`);
 4. every XML part parsed without entities, DTDs or network, and refused if it declares any;
 5. the Word or Excel reader → raw label/value pairs (:class:`FoundTemplate`);
 6. recognition: our identifier in the document properties, or at least four of our labels;
@@ -23,12 +23,13 @@ from datetime import date
 
 from avsteg.domain.report import FoundTemplate, ParsedReport, Problem, rejected_file
 from avsteg.domain.schema import Schema
-from avsteg.parsers import safety
-from avsteg.parsers.archive import UnsafeArchive
-from avsteg.parsers.docx_reader import read_docx
-from avsteg.parsers.ooxml import Package, UnsafeXml
-from avsteg.parsers.safety import MAX_FILE_BYTES, rejection
-from avsteg.parsers.xlsx_reader import read_xlsx
+from avsteg.domain.validation import validate
+from avsteg.parsers.office import safety
+from avsteg.parsers.office.archive import UnsafeArchive
+from avsteg.parsers.office.docx_reader import read_docx
+from avsteg.parsers.office.ooxml import Package, UnsafeXml
+from avsteg.parsers.office.safety import MAX_FILE_BYTES, rejection
+from avsteg.parsers.office.xlsx_reader import read_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,15 @@ def parse_attachment(
     convert: Converter | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> ParsedReport:
-    """Read one attachment. Never raises: every failure is a ``rejected`` report."""
+    """Read one attachment. Never raises: every failure is a ``rejected`` report (a crash of
+    ours is also marked ``crashed``)."""
     try:
         return _parse(filename, data, schema, today, convert, max_bytes)
     except Exception:
         log.exception("parse_attachment failed on %r (%d bytes)", filename, len(data or b""))
-        return rejected_file(filename, None, rejection("internal", schema.messages))
+        crashed = rejected_file(filename, None, rejection("internal", schema.messages))
+        crashed.crashed = True
+        return crashed
 
 
 def read_found(filename: str, data: bytes, schema: Schema) -> FoundTemplate:
@@ -150,8 +154,6 @@ def _recognise(filename: str, found: FoundTemplate, schema: Schema, today: date 
         log.info("%r is not a report (%d labels)", filename, found.recognised_labels)
         return ParsedReport(file=filename, format=found.format, status="not_a_report",
                             template_version=found.version if is_ours else None)
-    from avsteg.domain.validation import validate  # lazily: validation pulls in the normalisers
-
     result = validate(found, schema, file=filename, today=today or date.today())
     if result.template_version is None and is_ours:
         result.template_version = found.version

@@ -25,9 +25,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from avsteg.domain.schema import Schema
-from avsteg.register.export import label
-from avsteg.register.rows import (
+from avsteg.domain.register import (
     Register,
     Summary,
     Totals,
@@ -36,6 +34,8 @@ from avsteg.register.rows import (
     summarise,
     swedish_sort_key,
 )
+from avsteg.domain.schema import Schema
+from avsteg.register.export import label
 
 NBSP = "\u00a0"
 TABLE_STYLE = "Light List Accent 1"

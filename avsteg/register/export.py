@@ -32,14 +32,14 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from avsteg.domain.schema import Field, Schema
-from avsteg.register.rows import (
+from avsteg.domain.localtime import local_time, show_time
+from avsteg.domain.register import (
     SUPERSEDED,
     Register,
-    local_time,
     multichoice_text,
     summarise,
 )
+from avsteg.domain.schema import Field, Schema
 from avsteg.register.sheet_style import (
     BOLD,
     DATETIME_FORMAT,
@@ -281,7 +281,7 @@ def _csv_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return local_time(value).strftime("%Y-%m-%d %H:%M")
+        return show_time(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (Decimal, float)):

@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from avsteg.ingest.pipeline import Handled, Pipeline
-from avsteg.register.rows import local_time
+from avsteg.domain.localtime import local_time
+from avsteg.services.handled import Handled
+from avsteg.services.pipeline import Pipeline
 from avsteg.storage import history
+from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage import pending as store
-from avsteg.storage.database import Database
+from avsteg.storage.database import Database, Session
 from avsteg.storage.models import MessageRow
 from avsteg.storage.reports import references_in
 
@@ -312,7 +312,7 @@ def register_anyway(
                              f"kinds {', '.join(REGISTRABLE)})")
         original = candidates[0]
         kind, original_pk = str(original.pending), original.id
-        copy_pk = store.copy_for_registering(s, original, now=pipeline.clock()).id
+        copy_pk = message_store.store_reprocess_copy(s, original, now=pipeline.clock()).id
     trusting = dataclasses.replace(pipeline.policy, allowed_sender_domains=("*",),
                                    trust_authentication_results=False)
     handled = dataclasses.replace(pipeline, policy=trusting).process(copy_pk, reprocess=True)

@@ -8,6 +8,9 @@ Import what you need from here; the submodules say why each part exists:
 * ``reports``   — reference numbers, reports, versions, deviations, ``current_versions``
 * ``outbox``    — replies queued, sent, retried with backoff
 * ``ledger``    — leases, poll state, reminders sent
+* ``history``   — who did what to a report or a message, and why
+* ``read_model`` — the register as people read it (lists with filters, one report's story, the
+  export's rows, the digest, the service's status): what commands, jobs and the web app use
 * ``history``   — people's actions (who, when, what, why); messages set aside for a person
 
 Importing this package connects to nothing.

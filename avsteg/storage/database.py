@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from avsteg.domain.errors import TransientError
 
+__all__ = ["MIGRATIONS_DIR", "Database", "Session"]  # Session: for type hints outside storage
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -166,3 +166,12 @@ def reminder_sent(s: Session, organisation: str, year: int, kind: str) -> bool:
         ReminderSent.kind == kind,
     )
     return s.execute(query).first() is not None
+
+
+def reminders_sent_in(s: Session, year: int) -> dict[tuple[str, str], dt.datetime]:
+    """(organisation key, kind) → when, for the reminders about ``year`` sent so far."""
+    rows = s.execute(
+        select(ReminderSent.organisation, ReminderSent.kind, ReminderSent.sent_at)
+        .where(ReminderSent.year == year)
+    )
+    return {(org, kind): sent_at for org, kind, sent_at in rows}

@@ -95,7 +95,8 @@ def _find_same(s: Session, digest: str, position: Position | None) -> MessageRow
         return find_message_by_position(s, position)
     query = (
         select(MessageRow)
-        .where(MessageRow.sha256 == digest, MessageRow.account.is_(None))
+        .where(MessageRow.sha256 == digest, MessageRow.account.is_(None),
+               MessageRow.reprocessed_from.is_(None))  # a reprocessed copy is never "the same"
         .order_by(MessageRow.id)
         .limit(1)
     )
@@ -136,6 +137,68 @@ def _first_processed(s: Session, key: Any, exclude: MessageRow | None) -> Messag
         query = query.where(MessageRow.id != exclude.id)
     first = min((pk for pk, state in s.execute(query) if state == "processed"), default=None)
     return None if first is None else s.get(MessageRow, first)
+
+
+def positions_in_folder(
+    s: Session, account: str, folder: str, uidvalidity: int
+) -> dict[int, tuple[str, str | None, int]]:
+    """UID → (state, outcome, attempts) of the messages stored from one mailbox folder."""
+    rows = s.execute(
+        select(MessageRow.uid, MessageRow.state, MessageRow.outcome, MessageRow.attempts).where(
+            MessageRow.account == account,
+            MessageRow.folder == folder,
+            MessageRow.uidvalidity == uidvalidity,
+        )
+    )
+    return {int(uid): (state, outcome, attempts or 0)
+            for uid, state, outcome, attempts in rows if uid is not None}
+
+
+# -- reprocessing a stored message ---------------------------------------------------------
+
+
+def find_original(s: Session, message_id: str) -> MessageRow | None:
+    """The first stored row of a message: ``#123`` (row id) or its Message-ID, <> optional.
+
+    Copies made by reprocessing are never "the original".
+    """
+    text = message_id.strip()
+    if text.startswith("#") and text[1:].isdigit():
+        return s.get(MessageRow, int(text[1:]))
+    bare = text.strip("<>")
+    query = (
+        select(MessageRow)
+        .where(MessageRow.message_id_header.in_({bare, f"<{bare}>"}),
+               MessageRow.reprocessed_from.is_(None))
+        .order_by(MessageRow.id)
+        .limit(1)
+    )
+    return s.scalars(query).first()
+
+
+def registered_from(s: Session, original: MessageRow) -> bool:
+    """Whether any report version came from this message (the original or any copy of it)."""
+    same = select(MessageRow.id).where(
+        (MessageRow.id == original.id) | (MessageRow.reprocessed_from == original.id))
+    query = select(ReportVersion.id).where(ReportVersion.message_id.in_(same)).limit(1)
+    return s.execute(query).first() is not None
+
+
+def store_reprocess_copy(s: Session, original: MessageRow, *, now: dt.datetime) -> MessageRow:
+    """A fresh row with the original's bytes, pointing back at it (``reprocessed_from``).
+
+    The original keeps its outcome and reason; the copy gets the new ones. A copy has no
+    mailbox position, so no worker files it away.
+    """
+    row = MessageRow(
+        raw=original.raw, sha256=original.sha256, size=original.size,
+        message_id_header=original.message_id_header, sender=original.sender,
+        subject=original.subject, received_at=original.received_at, stored_at=now,
+        state="received", attempts=0, reprocessed_from=original.id,
+    )
+    s.add(row)
+    s.flush()
+    return row
 
 
 def get_message(s: Session, message_pk: int) -> MessageRow | None:

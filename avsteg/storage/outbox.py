@@ -175,3 +175,9 @@ def requeue_reply(s: Session, reply: ReplyRow, now: dt.datetime | None = None) -
     reply.attempts = 0
     reply.next_attempt_at = now or utcnow()
     s.flush()
+
+
+def reply_exists(s: Session, message_id: str) -> bool:
+    """Whether a reply with this Message-ID was queued already (a digest is queued once)."""
+    query = select(ReplyRow.id).where(ReplyRow.message_id_header == message_id)
+    return s.execute(query).first() is not None

@@ -10,7 +10,7 @@ Five kinds of rows wait, found in three places:
 
 A derived item leaves the list when its cause goes away (the sender sent a correction, the reply
 was queued again) or when a person marks it handled (``pending_handled``). Also here: the sender
-domains a person trusts, and the copy a message gets when a person registers it anyway.
+domains a person trusts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from avsteg.storage.messages import utcnow
@@ -33,9 +33,6 @@ from avsteg.storage.models import (
     TrustedDomain,
 )
 
-# The mailbox account of copies made by ``avsteg reprocess`` before ``reprocessed_from`` existed.
-LEGACY_REPROCESS_ACCOUNT = "avsteg:reprocess"
-REGISTERING_OUTCOMES = ("registered", "new_version", "duplicate")
 
 
 @dataclass(frozen=True)
@@ -137,9 +134,7 @@ def stale_rejection_rows(s: Session, *, rejected_before: dt.datetime) -> list[Wa
     candidates = list(s.scalars(
         select(MessageRow)
         .where(MessageRow.outcome == "rejected", MessageRow.processed_at <= rejected_before,
-               MessageRow.pending.is_(None), MessageRow.reprocessed_from.is_(None),
-               or_(MessageRow.account.is_(None),
-                   MessageRow.account != LEGACY_REPROCESS_ACCOUNT))
+               MessageRow.pending.is_(None), MessageRow.reprocessed_from.is_(None))
         .order_by(MessageRow.id)
     ))
     candidates = [m for m in candidates if m.id not in handled]
@@ -252,25 +247,6 @@ def find_replies(s: Session, key: str) -> list[ReplyRow]:
     return list(s.scalars(
         select(ReplyRow).where(ReplyRow.message_id_header.in_({bare, f"<{bare}>"}))
     ))
-
-
-def copy_for_registering(s: Session, original: MessageRow, *, now: dt.datetime | None = None
-                         ) -> MessageRow:
-    """A new stored row with the original's bytes, pointing back at it (``reprocessed_from``).
-
-    The original keeps its outcome (what the service did by itself); the copy gets what a
-    person decided. No mailbox position: the original still has that one.
-    """
-    copy = MessageRow(
-        raw=original.raw, sha256=original.sha256, size=original.size,
-        message_id_header=original.message_id_header, sender=original.sender,
-        subject=original.subject, received_at=original.received_at,
-        stored_at=now or utcnow(), state="received", attempts=0,
-        reprocessed_from=original.id,
-    )
-    s.add(copy)
-    s.flush()
-    return copy
 
 
 def references_of_message(s: Session, message_pk: int) -> list[str]:

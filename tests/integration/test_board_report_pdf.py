@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from avsteg.domain.register import Period
 from avsteg.register.board_report import build_board_report, format_number
-from avsteg.register.rows import Period
 from tests.support.fill import convert_to_pdf, soffice
 from tests.unit.test_export import SCHEMA, active_deviations, sample_register
 

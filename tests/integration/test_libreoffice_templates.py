@@ -18,9 +18,9 @@ from docx import Document
 from openpyxl import load_workbook
 
 from avsteg.config.schema import default_schema
-from avsteg.templates.common import label_text
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.xlsx_template import build_xlsx
+from avsteg.forms.common import label_text
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 from tests.support.fill import (
     FillStyle,
     convert_to_pdf,

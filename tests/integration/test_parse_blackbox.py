@@ -1,7 +1,7 @@
 """Issue #2 as the hidden checker runs it: filled templates through ``avsteg parse --json``.
 
 Everything here is built the way an outsider would: blank templates from ``avsteg template``,
-filled with python-docx/openpyxl by this file's own filler (not avsteg.templates.fill, not
+filled with python-docx/openpyxl by this file's own filler (not avsteg.forms.fill, not
 tests/support), in the styles of spec 2.3, some re-saved by LibreOffice, some with exactly one
 defect. Expected values are written from spec 2.1/2.4 (labels, options, normal forms) only.
 

@@ -17,10 +17,10 @@ import pytest
 from avsteg.bootstrap import build_pipeline
 from avsteg.cli import main
 from avsteg.config.settings import load_settings
-from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.folder_outbox import FolderOutbox
-from avsteg.register import jobs
+from avsteg.services import jobs
 from avsteg.services import pending as service
+from avsteg.services.delivery import deliver_due
 from avsteg.storage import Database, history_of_message, mark_failed, set_aside
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.models import MessageRow, ReplyRow, ReportVersion

@@ -12,12 +12,12 @@ import pytest
 from avsteg.bootstrap import build_pipeline
 from avsteg.cli import main
 from avsteg.config.settings import load_settings
-from avsteg.ingest.delivery import deliver_due
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 from avsteg.ingest.folder_outbox import FolderOutbox
+from avsteg.services.delivery import deliver_due
 from avsteg.storage import Database
 from avsteg.storage.models import MessageRow, ReplyRow, ReportVersion
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.xlsx_template import build_xlsx
 from tests.support import emails
 from tests.support.fill import FillStyle, fill_docx, fill_xlsx, sample_report
 
@@ -241,7 +241,7 @@ def test_raw_message_is_kept_with_its_hash(env):
 
 def test_a_failure_of_ours_is_retried_not_answered(env, monkeypatch):
     pipeline, db, handle = env
-    import avsteg.ingest.pipeline as module
+    import avsteg.services.pipeline as module
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")

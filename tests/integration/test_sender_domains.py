@@ -17,9 +17,9 @@ from avsteg.bootstrap import build_pipeline, triage_policy
 from avsteg.config.schema import default_schema, load_schema, schema_from_dict
 from avsteg.config.settings import load_settings
 from avsteg.domain.triage import sender_allowed
-from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.folder_outbox import FolderOutbox
 from avsteg.services import pending as service
+from avsteg.services.delivery import deliver_due
 from avsteg.storage import Database
 from avsteg.storage.models import ReportVersion
 from tests.integration.test_pipeline import count, filled_xlsx

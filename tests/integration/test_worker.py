@@ -10,8 +10,9 @@ import time
 
 import pytest
 
+from avsteg.bootstrap import make_mailbox
+from avsteg.commands.worker_service import Service
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.service import Service, make_mailbox
 from tests.support import emails
 from tests.support.worker_env import (
     PROCESSED,

@@ -1,7 +1,7 @@
 """Builders of raw emails shaped like the ones the mailbox really gets.
 
 Each function returns the bytes of one message. Those that carry a file take its bytes as a
-parameter, so pipeline tests can pass real templates (``avsteg.templates``) and unit tests can
+parameter, so pipeline tests can pass real templates (``avsteg.forms``) and unit tests can
 pass :func:`dummy_docx`. Shapes: Outlook (inline signature image), Apple Mail (attachments inside
 ``multipart/alternative``, RFC 2231 names with continuations, decomposed Unicode), a phone's
 ``application/octet-stream`` with ``.DOCX``, a zip, a forward, ``winmail.dat``, S/MIME signed and

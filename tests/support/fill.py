@@ -1,12 +1,12 @@
-"""Round-trip helpers for tests: filling (avsteg.templates.fill), sample values, LibreOffice."""
-from avsteg.templates.fill import (
+"""Round-trip helpers for tests: filling (avsteg.forms.fill), sample values, LibreOffice."""
+from avsteg.forms.fill import (
     FillStyle,
     fill_docx,
-    fill_xlsx,
     render_date,
     render_number,
     render_orgnr,
 )
+from avsteg.forms.fill_excel import fill_xlsx
 from tests.support.libreoffice import convert_to_pdf, libreoffice_roundtrip, soffice
 from tests.support.samples import expected_json, sample_orgnr, sample_report
 

@@ -35,7 +35,7 @@ REJECTED = "Avsteg/Avvisade"
 @lru_cache(maxsize=4)
 def _blank(kind: str) -> bytes:
     from avsteg.config.schema import default_schema
-    from avsteg.templates.docx_template import build_docx
+    from avsteg.forms.docx_template import build_docx
 
     return build_docx(default_schema(), kind)
 
@@ -337,8 +337,7 @@ class Workers:
         self._opened: list[Any] = []
 
     def __call__(self, settings: Any, **kwargs: Any) -> Any:
-        from avsteg.bootstrap import open_database
-        from avsteg.ingest.service import build_worker
+        from avsteg.bootstrap import build_worker, open_database
 
         db = open_database(settings)
         worker = build_worker(settings, db, **kwargs)

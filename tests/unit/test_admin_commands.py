@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 
 from avsteg.bootstrap import build_pipeline, open_database
 from avsteg.cli import main
-from avsteg.commands.reprocess import REPROCESS_ACCOUNT, reprocess
-from avsteg.commands.show import print_details, report_details
+from avsteg.commands.show import print_details
 from avsteg.config.schema import default_schema, schema_from_dict
 from avsteg.config.settings import load_settings
+from avsteg.forms.docx_template import build_docx
+from avsteg.services.reprocess import reprocess
 from avsteg.storage.models import MessageRow, ReplyRow, Report, ReportVersion
-from avsteg.templates.docx_template import build_docx
+from avsteg.storage.read_model import report_details
 from tests.support import emails
 from tests.support.fill import FillStyle, fill_docx, sample_report
 
@@ -107,7 +108,7 @@ def test_show_human_uses_the_schema_labels(env):
     _url, db, pipeline = env
     reference, _fix = registered_with_correction(db, pipeline)
     with db.unit_of_work(readonly=True) as s:
-        details = report_details(s, reference)
+        details = report_details(s, reference).to_json()
     console = Console(record=True, width=200)
     print_details(details, SCHEMA, console=console)
     text = console.export_text()
@@ -186,8 +187,8 @@ def test_rejected_message_is_registered_after_a_schema_fix(env):
         original = s.get(MessageRow, first.message_pk)
         copy = s.get(MessageRow, result.handled.message_pk)
         assert (original.outcome, original.reason) == ("rejected", first.reason)  # history kept
-        assert copy.raw == original.raw and copy.account == REPROCESS_ACCOUNT
-        assert copy.uidvalidity == original.id
+        assert copy.raw == original.raw and copy.reprocessed_from == original.id
+        assert copy.account is None and copy.uidvalidity is None  # no mailbox position
     assert receipt["In-Reply-To"] == "<noreason-1@goteborg.se>"
     assert result.handled.references[0] in receipt.get_content()
 

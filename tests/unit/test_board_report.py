@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from docx import Document
 
+from avsteg.domain.register import Period, Register, summarise
 from avsteg.register.board_report import build_board_report, format_number, summary_text
-from avsteg.register.rows import Period, Register, summarise
 from tests.unit.test_export import SCHEMA, active_deviations, sample_register
 
 NBSP = "\u00a0"

@@ -18,9 +18,7 @@ import pytest
 from openpyxl import load_workbook
 
 from avsteg.config.schema import default_schema
-from avsteg.domain.schema import Schema
-from avsteg.register.export import build_csv, build_xlsx
-from avsteg.register.rows import (
+from avsteg.domain.register import (
     WITHDRAWN,
     DeviationRow,
     Period,
@@ -28,6 +26,8 @@ from avsteg.register.rows import (
     ReportRow,
     VersionRow,
 )
+from avsteg.domain.schema import Schema
+from avsteg.register.export import build_csv, build_xlsx
 from tests.support.fill import sample_report
 
 SCHEMA = default_schema()
@@ -298,9 +298,9 @@ def test_csv_round_trip(register: Register, workbook) -> None:
 
 def test_register_rows_reads_newest_versions_and_history(tmp_path: Path) -> None:
     from avsteg.domain.report import ParsedReport
-    from avsteg.register.query import register_rows
     from avsteg.storage.database import Database
     from avsteg.storage.messages import store_raw_message
+    from avsteg.storage.read_model.register import register_rows
     from avsteg.storage.reports import add_version, register_report, withdraw_report
 
     db = Database(f"sqlite:///{tmp_path / 'r.sqlite'}")

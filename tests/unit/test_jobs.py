@@ -21,16 +21,16 @@ from avsteg.cli import main
 from avsteg.config.schema import default_schema
 from avsteg.config.settings import load_settings
 from avsteg.domain.errors import ConfigurationError
-from avsteg.ingest.delivery import deliver_due
+from avsteg.domain.replies.digest import DigestData, compose_digest
+from avsteg.forms.docx_template import build_docx
 from avsteg.ingest.folder_outbox import FolderOutbox
-from avsteg.register import jobs
-from avsteg.register.digest import DigestData, compose_digest
+from avsteg.services import jobs
+from avsteg.services.delivery import deliver_due
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database
 from avsteg.storage.models import ReminderSent, ReplyRow, Report
 from avsteg.storage.reports import find_report_by_reference, withdraw_report
-from avsteg.templates.docx_template import build_docx
 from tests.support import emails
 from tests.support.fill import FillStyle, fill_docx, sample_report
 

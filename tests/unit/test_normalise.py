@@ -9,20 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from avsteg.config.schema import default_schema
-from avsteg.parsers import normalise as n
-from avsteg.parsers.normalise import (
+from avsteg.domain import normalise as n
+from avsteg.domain.choices import chosen_options
+from avsteg.domain.identifiers import luhn_ok, normalise_email, normalise_orgnr, normalise_phone
+from avsteg.domain.normalise import (
     Invalid,
     Number,
     as_text,
-    chosen_options,
     is_blank,
-    luhn_ok,
     normalise_date,
     normalise_decimal,
-    normalise_email,
     normalise_integer,
-    normalise_orgnr,
-    normalise_phone,
     normalise_text,
     normalise_year,
 )

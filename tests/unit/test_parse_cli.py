@@ -12,7 +12,7 @@ import pytest
 
 from avsteg.cli import main
 from avsteg.config.schema import default_schema
-from avsteg.parsers.safety import REJECTIONS
+from avsteg.parsers.office.safety import REJECTIONS
 from tests.unit.test_readers import make_docx, p, tbl, tr
 from tests.unit.test_safety import BILLION_LAUGHS, ole_blob
 
@@ -62,7 +62,7 @@ def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_filled_template_is_accepted_and_printed_unescaped(tmp_path: Path) -> None:
     pytest.importorskip("avsteg.domain.validation")
     fill = pytest.importorskip("tests.support.fill")
-    from avsteg.templates.docx_template import build_docx
+    from avsteg.forms.docx_template import build_docx
 
     report, devs = fill.sample_report(SCHEMA, "event", n_deviations=1, seed=2)
     path = tmp_path / "händelse.docx"
@@ -95,9 +95,9 @@ def test_convert_odt_with_libreoffice(tmp_path: Path) -> None:
     """A real LibreOffice round trip: our template saved as .odt, parsed with --convert."""
     pytest.importorskip("avsteg.domain.validation")
     fill = pytest.importorskip("tests.support.fill")
+    from avsteg.forms.docx_template import build_docx
     from avsteg.parsers.convert import find_soffice, libreoffice_converter
     from avsteg.parsers.template import parse_attachment
-    from avsteg.templates.docx_template import build_docx
 
     soffice = find_soffice()
     if soffice is None:

@@ -6,8 +6,8 @@ import email
 import email.policy
 
 from avsteg.config.schema import default_schema
-from avsteg.register.reminders import Debtor, compose_reminder, who_owes_annual
-from avsteg.register.rows import WITHDRAWN, ReportRow, VersionRow
+from avsteg.domain.register import WITHDRAWN, ReportRow, VersionRow
+from avsteg.domain.replies.reminders import Debtor, compose_reminder, who_owes_annual
 
 SCHEMA = default_schema()
 EVENT, ANNUAL = SCHEMA.kinds["event"], SCHEMA.kinds["annual"]

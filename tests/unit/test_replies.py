@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from avsteg.config.schema import default_schema
-from avsteg.domain.replies import (
+from avsteg.domain.replies.sender import (
     RegisteredReport,
     RejectedFile,
     compose_help_reply,
@@ -16,7 +16,7 @@ from avsteg.domain.replies import (
     reply_subject,
 )
 from avsteg.domain.report import Problem
-from avsteg.parsers.mail import read_message
+from avsteg.parsers.mail.reader import read_message
 from tests.support import emails as E
 
 SCHEMA = default_schema()

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from avsteg.config.schema import default_schema
-from avsteg.parsers.ooxml import UnsafeXml, parse_xml
-from avsteg.parsers.safety import MAX_FILE_BYTES, REJECTIONS, sniff
+from avsteg.parsers.office.ooxml import UnsafeXml, parse_xml
+from avsteg.parsers.office.safety import MAX_FILE_BYTES, REJECTIONS, sniff
 from avsteg.parsers.template import looks_like_template, parse_attachment
 from tests.unit.test_readers import W_NS, make_docx, make_xlsx, p, tbl, tr, zip_parts
 

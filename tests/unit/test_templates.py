@@ -14,9 +14,9 @@ from openpyxl import load_workbook
 from avsteg.cli import main
 from avsteg.config.schema import default_schema, load_schema
 from avsteg.domain.schema import Schema, label_key
-from avsteg.templates.common import label_text, marked_required
-from avsteg.templates.docx_template import build_docx
-from avsteg.templates.xlsx_template import build_xlsx
+from avsteg.forms.common import label_text, marked_required
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
 from tests.support.fill import (
     FillStyle,
     expected_json,

@@ -7,7 +7,7 @@ import pytest
 
 from avsteg.domain.message import Attachment
 from avsteg.domain.triage import Policy, sender_allowed, triage, why_not_reply
-from avsteg.parsers.mail import read_message
+from avsteg.parsers.mail.reader import read_message
 from tests.support import emails as E
 
 POLICY = Policy(service_address=E.SERVICE, allowed_sender_domains=("goteborg.se",))

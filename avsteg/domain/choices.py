@@ -21,8 +21,8 @@ import re
 import unicodedata
 from typing import Any
 
+from avsteg.domain.normalise import Invalid, is_blank, text_of
 from avsteg.domain.schema import Field
-from avsteg.parsers.normalise import Invalid, is_blank, text_of
 
 MARKS = "☒☑✓✔✗✘■⊠▣☓✕✖√🗹⮽❎"
 BOXES = "☐□◻⬜❑❒▢"

@@ -1,7 +1,7 @@
 """The weekly digest for the stödfunktion: what came in, what changed, what waits for a person.
 
 Pure composition: :class:`DigestData` (plain rows, gathered from the database by
-:mod:`avsteg.register.jobs`) and the register workbook in, an :class:`EmailMessage` out. The
+:mod:`avsteg.services.jobs`) and the register workbook in, an :class:`EmailMessage` out. The
 job queues it in the outbox (kind ``digest``); delivery is someone else's job.
 
 The digest's Message-ID is derived from the day it covers (:func:`digest_message_id`), and the
@@ -12,60 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from avsteg.register.rows import local_time
+from avsteg.domain.localtime import local_time, show_time
+from avsteg.domain.register import DigestData, ProblemLine, ReportLine
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 MAX_LINES_PER_SECTION = 50  # a flood of problems is summarised, the workbook has the rest
-
-
-@dataclass(frozen=True)
-class ReportLine:
-    """A report that is new or changed in the period (its newest version)."""
-
-    reference: str
-    version: int
-    organisation: str
-    report_type: str
-    year: int | None
-    deviations: int
-    jobs_created: int
-    change: str  # Swedish: "ny", "ny version", "återkallad"
-
-
-@dataclass(frozen=True)
-class ProblemLine:
-    """Something that waits for a person: a rejected or failed message, a reply not delivered."""
-
-    when: dt.datetime | None
-    who: str | None  # the sender or recipient
-    subject: str | None
-    detail: str  # why (Swedish where it comes from us, the technical error otherwise)
-
-
-@dataclass(frozen=True)
-class DigestData:
-    period_start: dt.datetime
-    period_end: dt.datetime
-    new_reports: Sequence[ReportLine] = ()
-    changed_reports: Sequence[ReportLine] = ()
-    rejected_messages: Sequence[ProblemLine] = ()
-    failed_messages: Sequence[ProblemLine] = ()
-    failed_replies: Sequence[ProblemLine] = ()
-    # What waits for a person: the list of ``avsteg pending`` (spec 3), one line per item.
-    pending: Sequence[ProblemLine] = ()
-    register_reports: int = 0  # reports in the register, withdrawn ones left out
-    register_deviations: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def waiting(self) -> int:
-        """How many items wait for a person: the length of the pending list."""
-        return len(self.pending)
 
 
 def _domain(address: str) -> str:
@@ -82,7 +37,7 @@ def attachment_name(day: dt.date) -> str:
 
 
 def _when(moment: dt.datetime | None) -> str:
-    return local_time(moment).strftime("%Y-%m-%d %H:%M") if moment else "–"
+    return show_time(moment)
 
 
 def _report_lines(rows: Sequence[ReportLine]) -> list[str]:

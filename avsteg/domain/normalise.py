@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from avsteg.domain.schema import Field
+    pass
 
 
 QUOTE_LIMIT = 80
@@ -109,7 +109,7 @@ def normalise_text(raw: Any) -> str | None:
 _WHITESPACE = re.compile(r"\s+")
 
 
-def _one_line(shown: str | None) -> str | None:
+def one_line(shown: str | None) -> str | None:
     """Text of a one-value cell, runs of any whitespace (also NBSP, line breaks) as one space."""
     return None if shown is None else _WHITESPACE.sub(" ", shown.translate(_SPACES))
 
@@ -176,7 +176,7 @@ def date_value(raw: Any, shown: str | None, *, date1904: bool = False) -> dt.dat
     if shown is not None and (m := _ISO_DATE.fullmatch(shown)):
         parts = int(m[1]), int(m[2]), int(m[3])  # as the template asks; what _YMD makes of it
     else:
-        text = _PREFIX.sub("", (_one_line(shown) or "").casefold()).rstrip(".")
+        text = _PREFIX.sub("", (one_line(shown) or "").casefold()).rstrip(".")
         text = _TIME.sub("", text).strip()
         if m := _YMD.fullmatch(text) or _YMD_COMPACT.fullmatch(text):
             parts = int(m[1]), int(m[2]), int(m[3])
@@ -251,7 +251,7 @@ def _parse_number(raw: Any, shown: str | None, *, integer: bool, kind: str) -> t
             value = Decimal(raw)
         approximate = False
     else:
-        text = (_one_line(shown) or "").casefold().rstrip(".").strip()
+        text = (one_line(shown) or "").casefold().rstrip(".").strip()
         if text.isascii() and text.isdigit():  # plain digits, by far the most common
             value, approximate = Decimal(text), False
         else:
@@ -323,7 +323,7 @@ def year_value(raw: Any, shown: str | None, *, date1904: bool = False) -> int:
         if math.isfinite(raw) and 1000 <= raw <= 9999 and float(raw) == int(raw):
             return int(raw)
         raise Invalid("invalid_year", shown or "")
-    text = (_one_line(shown) or "").casefold().rstrip(".")
+    text = (one_line(shown) or "").casefold().rstrip(".")
     if m := _YEAR_TEXT.fullmatch(text):
         return int(m[1])
     try:
@@ -332,135 +332,20 @@ def year_value(raw: Any, shown: str | None, *, date1904: bool = False) -> int:
         raise Invalid("invalid_year", shown or "") from None
 
 
-# ---------------------------------------------------------------- identifiers
-
-
-def luhn_ok(digits: str) -> bool:
-    """The Luhn (mod 10) check Swedish organisations- and personnummer use."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-_ORGNR_PREFIX = re.compile(r"^(?:ORG(?:ANISATIONS)?\.?\s*NR\.?|ORGANISATIONSNUMMER):?\s*")
-_ORGNR_NOISE = re.compile(r"[\s\-−–‑+]")
-_VAT_NUMBER = re.compile(r"SE(\d{10})01")
-
-
-def normalise_orgnr(raw: Any) -> str | None:
-    """`NNNNNN-NNNN` from `556677-8899`, `5566778899`, `16556677-8899`, `SE556677889901`, …"""
-    return None if is_blank(raw) else orgnr_value(raw, text_of(raw))
-
-
-def orgnr_value(raw: Any, shown: str | None) -> str:
-    """:func:`normalise_orgnr` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer():
-        text = str(int(raw)).zfill(10)  # a personnummer starting with 0 loses it in Excel
-    else:
-        text = (_one_line(shown) or "").upper()
-    text = _ORGNR_PREFIX.sub("", text)
-    compact = _ORGNR_NOISE.sub("", text)
-    if m := _VAT_NUMBER.fullmatch(compact):
-        compact = m[1]
-    if len(compact) == 12 and compact[:2] in ("16", "19", "20"):
-        compact = compact[2:]  # 16 = organisation prefix; 19/20 = a sole trader's century
-    if not (len(compact) == 10 and compact.isdigit() and luhn_ok(compact)):
-        raise Invalid("invalid_orgnr", shown or "")
-    return f"{compact[:6]}-{compact[6:]}"
-
-
-_EMAIL_PART = r"[^@\s<>()\[\],;:\"]+"
-_EMAIL = re.compile(rf"{_EMAIL_PART}@{_EMAIL_PART}")
-_NAMED_ADDRESS = re.compile(r"[^<>]*<([^<>]*)>")
-_MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
-
-
-def normalise_email(raw: Any) -> str | None:
-    """The address as written, without `Namn <…>` or `mailto:` around it; syntax-checked."""
-    return None if is_blank(raw) else email_value(raw, text_of(raw))
-
-
-def email_value(raw: Any, shown: str | None) -> str | None:
-    """:func:`normalise_email` of a non-blank ``raw`` whose ``shown = text_of(raw)`` is known."""
-    text = _one_line(shown)
-    if text is None:
-        return None
-    address = text
-    if m := _NAMED_ADDRESS.fullmatch(address):
-        address = m[1].strip()
-    address = _MAILTO.sub("", address).rstrip(".,;")
-    local, _, domain = address.rpartition("@")
-    labels = domain.split(".")
-    ok = (
-        _EMAIL.fullmatch(address) is not None
-        and not local.startswith(".")
-        and not local.endswith(".")
-        and ".." not in address
-        and len(labels) >= 2
-        and all(labels)
-        and all(not lab.startswith("-") and not lab.endswith("-") for lab in labels)
-        and len(labels[-1]) >= 2
-        and not labels[-1].isdigit()
-    )
-    if not ok:
-        raise Invalid("invalid_email", shown or text)
-    return address
-
-
-def normalise_phone(raw: Any) -> str | None:
-    """Phone numbers are kept as written; only Excel's lost leading zero is put back."""
-    return _excel_phone(raw) or as_text(raw)
-
-
-def phone_value(raw: Any, shown: str | None) -> str | None:
-    """:func:`normalise_phone` given ``shown = as_text(raw)``."""
-    return _excel_phone(raw) or shown
-
-
-def _excel_phone(raw: Any) -> str | None:
-    """A phone number Excel stored as a number, its lost leading zero (or `+`) put back."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and float(raw).is_integer():
-        digits = str(int(raw))
-        return "+" + digits if digits.startswith("46") and len(digits) >= 10 else "0" + digits
-    return None
-
-
-# ---------------------------------------------------------------- choices
-
-
-def chosen_options(raw: Any, field: Field) -> list[str]:
-    """Canonical option names chosen in a choice cell, in schema order (see parsers/choices.py)."""
-    from avsteg.parsers.choices import chosen_options as choose  # here: choices imports us
-
-    return choose(raw, field)
-
-
 __all__ = [
     "Invalid",
     "Number",
     "as_text",
-    "chosen_options",
     "date_value",
     "decimal_value",
-    "email_value",
     "excel_serial_to_date",
     "integer_value",
     "is_blank",
-    "luhn_ok",
     "normalise_date",
     "normalise_decimal",
-    "normalise_email",
     "normalise_integer",
-    "normalise_orgnr",
-    "normalise_phone",
     "normalise_text",
     "normalise_year",
-    "orgnr_value",
-    "phone_value",
     "text_of",
     "year_value",
 ]

@@ -20,7 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from avsteg.domain.schema import Field, Schema
-from avsteg.templates.common import describe, help_text, kind_name, label_text, title_for
+from avsteg.forms.common import describe, help_text, kind_name, label_text, title_for
 
 ANNUAL_ROWS = 50
 EVENT_ROWS = 1

@@ -38,9 +38,9 @@ from email.message import Message
 from email.parser import BytesParser
 
 from avsteg.domain.message import FORWARDED, InboundMessage
-from avsteg.parsers import mail_headers as H
-from avsteg.parsers import mail_text
-from avsteg.parsers.mail_containers import (
+from avsteg.parsers.mail import headers as H
+from avsteg.parsers.mail import text as mail_text
+from avsteg.parsers.mail.containers import (
     Walk,
     clean_filename,
     expand_tnef,
@@ -50,7 +50,7 @@ from avsteg.parsers.mail_containers import (
     make_attachment,
     recognise_type,
 )
-from avsteg.parsers.mail_headers import decode_words, recover_8bit
+from avsteg.parsers.mail.headers import decode_words, recover_8bit
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import Table, _Cell
 
 from avsteg.domain.schema import Field, Schema
-from avsteg.templates.common import (
+from avsteg.forms.common import (
     BOX,
     describe,
     kind_name,

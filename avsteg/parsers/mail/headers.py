@@ -1,6 +1,6 @@
 """Headers of a raw message → plain values: decoded text, addresses, Message-IDs, dates.
 
-Split from :mod:`avsteg.parsers.mail` (the MIME walk). Nothing here raises on a hostile header.
+Split from :mod:`avsteg.parsers.mail.reader` (the MIME walk). Nothing here raises on a hostile header.
 
 Address headers (From, Reply-To, To, Cc, Return-Path) are split into mailboxes *before* RFC 2047
 decoding (``email.utils.getaddresses`` on the raw value), and only then is each display name
@@ -19,11 +19,10 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
-from avsteg.parsers import mail_text
+from avsteg.parsers.mail import text as mail_text
 
 MAX_HEADERS = 1000
 ADDRESS_HEADERS = frozenset({"from", "reply-to", "to", "cc", "return-path"})
-
 
 
 def decode_words(value: str) -> str:

@@ -6,6 +6,9 @@ connection waits in IDLE and, when the server reports new mail, brings the next 
 now: new mail is answered within a second or two instead of at the next interval. Exchange
 Online drops idle connections; the IDLE watcher reconnects and carries on.
 
+Everything it runs is built by the composition root (:mod:`avsteg.bootstrap`): the worker, the
+IDLE watcher's connection factory and the extra jobs are given to :class:`Service`.
+
 SIGTERM/SIGINT set one event: the message in hand is finished, nothing new is started, and the
 process exits well within 10 seconds.
 """
@@ -17,46 +20,17 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import TransientError
+from avsteg.domain.localtime import TIMEZONE
 from avsteg.ingest.ports import Mailbox
-from avsteg.ingest.worker import PollReport, Worker
+from avsteg.services.worker import PollReport, Worker
 
 log = logging.getLogger("avsteg.service")
 
 IDLE_SLICE_SECONDS = 5.0  # how long one IDLE wait lasts before the stop flag is looked at
-
-
-def make_mailbox(settings: Settings):
-    from avsteg.ingest.imap_mailbox import ImapMailbox
-    from avsteg.ingest.oauth import token_provider_from_settings
-
-    token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
-    return ImapMailbox(
-        settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
-        use_idle=settings.worker.idle,
-    )
-
-
-def build_worker(settings: Settings, db, *, send_replies: bool = True, mailbox=None,
-                 outbox=None) -> Worker:
-    from avsteg.bootstrap import build_outbox, build_pipeline
-
-    pipeline = build_pipeline(settings, db, send_replies=send_replies)
-    mailbox = mailbox or make_mailbox(settings)
-    if pipeline.replies.send and outbox is None:
-        outbox = build_outbox(settings)
-    on_sent = None
-    if settings.imap.sent_folder and hasattr(mailbox, "append_sent"):
-        on_sent = mailbox.append_sent
-    account = getattr(mailbox, "account", None) or settings.imap.account or (
-        f"{settings.imap.username}@{settings.imap.host}")
-    return Worker(
-        pipeline=pipeline, db=db, mailbox=mailbox, outbox=outbox if pipeline.replies.send else None,
-        account=account, folder=settings.imap.folder, lease_seconds=settings.worker.lease_seconds,
-        backoff_seconds=settings.smtp.backoff_seconds, max_reply_attempts=settings.smtp.max_attempts,
-        on_sent=on_sent,
-    )
 
 
 class Service:
@@ -94,9 +68,7 @@ class Service:
         signal.signal(signal.SIGINT, _stop)
 
     def run_forever(self) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        scheduler = BackgroundScheduler(timezone="Europe/Stockholm")
+        scheduler = BackgroundScheduler(timezone=TIMEZONE)
         scheduler.add_job(
             self.poll, "interval", seconds=self.settings.worker.poll_interval_seconds, id="poll",
             max_instances=1, coalesce=True, next_run_time=dt.datetime.now(dt.UTC),
@@ -144,17 +116,7 @@ def _close(mailbox) -> None:
         pass
 
 
-def run_service(settings: Settings, db) -> None:
-    worker = build_worker(settings, db)
-    service = Service(settings, worker, watcher_factory=lambda: make_mailbox(settings),
-                      extra_jobs=_scheduled_jobs(settings, db))
+def run_service(service: Service) -> None:
+    """Run until SIGTERM/SIGINT: the poll job, the IDLE watcher and the scheduled jobs."""
     service.install_signal_handlers()
     service.run_forever()
-
-
-def _scheduled_jobs(settings: Settings, db: Any) -> Callable[[Any], object] | None:
-    try:
-        from avsteg.register.jobs import add_jobs
-    except ImportError:
-        return None
-    return lambda scheduler: add_jobs(scheduler, settings, db)

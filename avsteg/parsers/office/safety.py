@@ -11,7 +11,7 @@ import io
 import zipfile
 from collections.abc import Iterable
 
-from avsteg.parsers.archive import DEFAULT_LIMITS, declared_member_count
+from avsteg.parsers.office.archive import DEFAULT_LIMITS, declared_member_count
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 

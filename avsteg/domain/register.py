@@ -2,7 +2,7 @@
 
 The export, the board report and the reminders read these dataclasses instead of the
 database models, so that they stay pure functions (rows + schema in, bytes out) that are
-tested without a database. :mod:`avsteg.register.query` builds them from storage.
+tested without a database. :mod:`avsteg.storage.read_model` builds them from storage.
 
 Keys that name schema fields (``jobs_created``, ``measures`` …) are the schema's keys; what a
 person reads (headers, group names) comes from the schema's labels and options.
@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from avsteg.domain.localtime import local_time
 from avsteg.domain.schema import Schema
-
-CURRENT = "aktuell"
-WITHDRAWN = "återkallad"
-SUPERSEDED = "ersatt"  # an older version in Historik
+from avsteg.domain.vocabulary import CURRENT, SUPERSEDED, WITHDRAWN  # noqa: F401 - the rows' statuses
 
 
 @dataclass(frozen=True)
@@ -148,18 +146,6 @@ class Register:
             versions=[v for v in self.versions if v.reference in keep],
             period=period,
         )
-
-
-def local_time(moment: dt.datetime) -> dt.datetime:
-    """A naive local (Stockholm) time: Excel cells cannot hold a time zone."""
-    if moment.tzinfo is None:
-        return moment
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return moment.astimezone(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None)
-    except ZoneInfoNotFoundError:  # no tz database on this machine: UTC is still an instant
-        return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 _SWEDISH_ORDER = str.maketrans({"å": "z\u0001", "ä": "z\u0002", "ö": "z\u0003", "é": "e"})
@@ -294,3 +280,50 @@ def multichoice_text(value: Any) -> Any:
         return "; ".join(str(v) for v in value)
     return value
 
+
+# -- what the weekly digest tells (read model gathers, replies.digest writes)
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """A report that is new or changed in the period (its newest version)."""
+
+    reference: str
+    version: int
+    organisation: str
+    report_type: str
+    year: int | None
+    deviations: int
+    jobs_created: int
+    change: str  # Swedish: "ny", "ny version", "återkallad"
+
+
+@dataclass(frozen=True)
+class ProblemLine:
+    """Something that waits for a person: a rejected or failed message, a reply not delivered."""
+
+    when: dt.datetime | None
+    who: str | None  # the sender or recipient
+    subject: str | None
+    detail: str  # why (Swedish where it comes from us, the technical error otherwise)
+
+
+@dataclass(frozen=True)
+class DigestData:
+    period_start: dt.datetime
+    period_end: dt.datetime
+    new_reports: Sequence[ReportLine] = ()
+    changed_reports: Sequence[ReportLine] = ()
+    rejected_messages: Sequence[ProblemLine] = ()
+    failed_messages: Sequence[ProblemLine] = ()
+    failed_replies: Sequence[ProblemLine] = ()
+    # What waits for a person: the list of ``avsteg pending`` (spec 3), one line per item.
+    pending: Sequence[ProblemLine] = ()
+    register_reports: int = 0  # reports in the register, withdrawn ones left out
+    register_deviations: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def waiting(self) -> int:
+        """How many items wait for a person: the length of the pending list."""
+        return len(self.pending)

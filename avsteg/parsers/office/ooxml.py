@@ -1,7 +1,7 @@
 """Safe access to the parts of an OOXML package (.docx, .xlsx) someone emailed us.
 
 The readers never touch ``zipfile`` or an XML parser directly: they ask a :class:`Package`,
-which opened the zip through :func:`avsteg.parsers.archive.open_zip` (member count, sizes,
+which opened the zip through :func:`avsteg.parsers.office.archive.open_zip` (member count, sizes,
 compression ratio), inflates each part with a hard cap, and parses it with an lxml parser that
 resolves no entities, loads no DTD and touches no network. A part that declares a DOCTYPE or an
 ENTITY is refused outright rather than parsed "safely": no Office program writes one, so its only
@@ -18,7 +18,13 @@ from collections.abc import KeysView
 from lxml import etree
 
 from avsteg.domain.schema import Field, Schema, label_key
-from avsteg.parsers.archive import DEFAULT_LIMITS, UnsafeArchive, ZipLimits, open_zip, read_member
+from avsteg.parsers.office.archive import (
+    DEFAULT_LIMITS,
+    UnsafeArchive,
+    ZipLimits,
+    open_zip,
+    read_member,
+)
 
 NS_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 NS_CORE = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"

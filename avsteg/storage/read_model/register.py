@@ -1,7 +1,7 @@
 """Reads the register from the database into the plain rows the export and board report use.
 
-The only place in :mod:`avsteg.register` that knows the SQLAlchemy models; everything else
-works on :mod:`avsteg.register.rows`. Values stored as JSON (dates as ISO text, decimals as
+The export, the board report and the reminders work on :mod:`avsteg.domain.register` rows and
+never see the database. Values stored as JSON (dates as ISO text, decimals as
 numbers) are given back their schema types here, so a date is a ``date`` again.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from avsteg.domain.schema import Field, Schema
-from avsteg.register.rows import (
+from avsteg.config.schema import default_schema
+from avsteg.domain.register import (
     CURRENT,
     WITHDRAWN,
     DeviationRow,
@@ -23,6 +23,7 @@ from avsteg.register.rows import (
     ReportRow,
     VersionRow,
 )
+from avsteg.domain.schema import Field, Schema
 from avsteg.storage import models as m
 
 
@@ -89,8 +90,6 @@ def register_rows(
     ``återkallad``; the export and the board report leave them out of their figures.
     """
     if schema is None:
-        from avsteg.config.schema import default_schema
-
         schema = default_schema()
     report_fields = _fields(schema, "report")
     deviation_fields = _fields(schema, "deviation")

@@ -18,8 +18,15 @@ from lxml import etree
 
 from avsteg.domain.report import FoundTemplate
 from avsteg.domain.schema import Field, Schema, label_key
-from avsteg.parsers.docx_text import NS_W, TAGS, Tags, paragraph_text, paragraph_texts, placeholder
-from avsteg.parsers.ooxml import Package, labels_for
+from avsteg.parsers.office.docx_text import (
+    NS_W,
+    TAGS,
+    Tags,
+    paragraph_text,
+    paragraph_texts,
+    placeholder,
+)
+from avsteg.parsers.office.ooxml import Package, labels_for
 
 
 @dataclass(slots=True)

@@ -17,11 +17,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
 
 from avsteg.domain.errors import TransientError
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
-from avsteg.domain.replies import (
+from avsteg.domain.replies.sender import (
     NOT_A_TEMPLATE,
     Outcome,
     RegisteredReport,
@@ -31,14 +30,13 @@ from avsteg.domain.replies import (
 )
 from avsteg.domain.report import ParsedReport, Problem
 from avsteg.domain.schema import Schema
-from avsteg.domain.triage import Policy, Triage, says_avsteg, triage
-from avsteg.ingest.ports import Outcome as Filing
-from avsteg.parsers.mail import read_message
+from avsteg.domain.triage import Policy, Triage, triage
+from avsteg.parsers.mail.reader import read_message
 from avsteg.parsers.template import looks_like_template, parse_attachment
-from avsteg.storage import history
+from avsteg.services import admission
+from avsteg.services.handled import Handled, ReplyPolicy
 from avsteg.storage import messages as message_store
 from avsteg.storage import outbox as reply_store
-from avsteg.storage import pending as pending_store
 from avsteg.storage import reports as report_store
 from avsteg.storage.database import Database
 from avsteg.storage.models import MessageRow, Report
@@ -46,61 +44,6 @@ from avsteg.storage.models import MessageRow, Report
 log = logging.getLogger("avsteg.pipeline")
 
 Converter = Callable[[bytes, str], "bytes | None"]
-TOO_OLD = "not answered: older than the reply window"
-# Outcomes that would have been answered but for the reply window (ignored mail never is).
-ANSWERED_OUTCOMES = ("registered", "new_version", "duplicate", "rejected")
-
-
-@dataclass(frozen=True)
-class ReplyPolicy:
-    service_address: str
-    service_name: str
-    per_sender_per_hour: int = 10
-    send: bool = True  # False for a backfill: register everything, answer nobody
-    # Answer only when the message's outcome is one of these (None: whatever it is). Used by
-    # ``avsteg reprocess``: a sender hears again only when the outcome changed for them.
-    only_outcomes: tuple[str, ...] | None = None
-    # Spec 3, first start: mail from the mailbox that was older than this when the service first
-    # saw it is registered and filed but never answered. None: no limit (a person's own
-    # ``avsteg ingest`` of files, a reprocess, a register-anyway answer whatever the age).
-    reply_window: dt.timedelta | None = None
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one message; the JSON line of ``avsteg ingest``."""
-
-    message_pk: int
-    message_id: str | None
-    outcome: str  # registered | duplicate | new_version | rejected | ignored | failed
-    reason: str
-    references: tuple[str, ...] = ()
-    errors: tuple[Problem, ...] = ()
-    reply_ids: tuple[int, ...] = ()
-    sender: str | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """The fields every command prints about a handled message (JSON-ready)."""
-        return {
-            "message_id": self.message_id,
-            "outcome": self.outcome,
-            "references": list(self.references),
-            "errors": [p.to_json() for p in self.errors],
-            "reason": self.reason,
-        }
-
-    @property
-    def filed_as(self) -> Filing | None:
-        return filing_for(self.outcome)
-
-
-def filing_for(outcome: str | None) -> Filing | None:
-    """Where the mailbox puts a message after this outcome; None: leave it (not ours, failed)."""
-    if outcome in ("registered", "new_version", "duplicate"):
-        return "processed"
-    if outcome == "rejected":
-        return "rejected"
-    return None
 
 
 @dataclass
@@ -189,7 +132,7 @@ class Pipeline:
     def _process(self, s, row: MessageRow, *, reprocess: bool = False) -> Handled:
         now = self.clock()
         msg = read_message(row.raw)
-        too_old = not reprocess and self._older_than_window(row)
+        too_old = not reprocess and admission.older_than_window(row, self.replies.reply_window)
 
         if not reprocess:
             # Seen before (a resend, or a rescan after UIDVALIDITY changed): no second reply.
@@ -203,19 +146,12 @@ class Pipeline:
                 return self._finish(s, row, msg, outcome, reason, now=now,
                                     references=_earlier_references(s, msg.message_id))
 
-        verdict = triage(msg, self._policy_now(s), self._is_template)
+        verdict = triage(msg, admission.policy_now(s, self.policy), self._is_template)
         if too_old:  # handled as usual, never answered (spec 3, first start)
             verdict = dataclasses.replace(verdict, reply_allowed=False)
         self._record_attachments(s, row, msg)
         if verdict.kind == "not_ours":
-            reason = verdict.reason
-            if _looks_like_a_report(msg, verdict) and verdict.reason == "outside-domains":
-                # Spec 3: never answered, never registered by itself, but never without a
-                # trace either: a person registers it anyway or trusts the domain.
-                history.set_aside(s, row, "unknown-domain")
-                reason = f"{verdict.reason}; set aside for a person (unknown-domain)"
-                log.warning("message %s from %s: a report from outside the allowed sender "
-                            "domains, set aside for a person", msg.message_id, msg.sender)
+            reason = admission.set_aside_if_report(s, row, msg, verdict)
             return self._finish(s, row, msg, "ignored", reason, now=now)
         if verdict.kind == "needs_help":
             reply = None
@@ -240,15 +176,6 @@ class Pipeline:
                                 errors=errors, now=now)
 
         return self._register_templates(s, row, msg, verdict, now, too_old=too_old)
-
-    def _policy_now(self, s) -> Policy:
-        """The configured policy plus the domains people have trusted since (read per message,
-        so ``avsteg trust-domain`` takes effect for the running worker's next message)."""
-        trusted = pending_store.trusted_domains(s)
-        if not trusted or "*" in self.policy.allowed_sender_domains:
-            return self.policy
-        return dataclasses.replace(
-            self.policy, allowed_sender_domains=(*self.policy.allowed_sender_domains, *trusted))
 
     # -- the report path ---------------------------------------------------------------------
     def _register_templates(self, s, row: MessageRow, msg: InboundMessage, verdict: Triage, now,
@@ -348,7 +275,7 @@ class Pipeline:
         parsed = parse_attachment(
             attachment.path, attachment.data, self.schema, today=now.date(), convert=self.convert
         )
-        if _parser_crashed(parsed, self.schema):
+        if parsed.crashed:
             # parse_attachment never raises; a crash inside it is a bug of ours, and the sender
             # must not be told to fix anything (spec 3): fail the message so it is retried.
             raise RuntimeError(f"the parser crashed on {attachment.path!r} (see the log)")
@@ -376,8 +303,10 @@ class Pipeline:
     def _blank_templates(self) -> list[tuple[str, bytes]]:
         """Blank templates to attach to a help reply, built once per pipeline."""
         if self._blanks is None:
-            from avsteg.templates.docx_template import build_docx
-            from avsteg.templates.xlsx_template import build_xlsx
+            # Imported here, with a reason: python-docx and openpyxl (with numpy) add ~0.5 s to
+            # the worker's start-up, and only a help reply needs them.
+            from avsteg.forms.docx_template import build_docx  # see above: start-up time
+            from avsteg.forms.xlsx_template import build_xlsx  # see above: start-up time
 
             self._blanks = [
                 ("Avstegsrapport – händelserapport.docx", build_docx(self.schema, "event")),
@@ -393,13 +322,6 @@ class Pipeline:
             )
 
     # -- replies ---------------------------------------------------------------------------
-    def _older_than_window(self, row: MessageRow) -> bool:
-        """Whether a mailbox message was older than the reply window when first stored."""
-        window = self.replies.reply_window
-        if window is None or row.account is None or row.received_at is None:
-            return False
-        return row.stored_at - row.received_at > window
-
     def _may_reply(self, s, msg: InboundMessage, verdict: Triage, now: dt.datetime, *,
                    registers: bool = False) -> bool:
         """Whether to answer: never where triage forbids it; a receipt for something that
@@ -443,8 +365,8 @@ class Pipeline:
                 raw=reply.as_bytes(), now=now,
             )
             reply_ids = (queued.id,)
-        if too_old and outcome in ANSWERED_OUTCOMES:
-            reason = f"{reason}; {TOO_OLD}"
+        if too_old and outcome in admission.ANSWERED_OUTCOMES:
+            reason = f"{reason}; {admission.TOO_OLD}"
         message_store.mark_processed(s, row, outcome=outcome, reason=reason, now=now)
         return Handled(
             row.id, msg.message_id, outcome, reason, tuple(references), tuple(errors), reply_ids,
@@ -465,24 +387,6 @@ def _earlier_references(s, message_id: str | None) -> tuple[str, ...]:
     if not message_id:
         return ()
     return tuple(r.reference for r in report_store.find_reports_for_thread(s, [message_id]))
-
-
-def _parser_crashed(parsed: ParsedReport, schema: Schema) -> bool:
-    """True for the "an error of ours" rejection that parse_attachment returns after a crash."""
-    from avsteg.parsers.safety import rejection
-
-    return (
-        parsed.status == "rejected"
-        and parsed.format is None
-        and len(parsed.errors) == 1
-        and parsed.errors[0].message == rejection("internal", schema.messages)
-    )
-
-
-def _looks_like_a_report(msg: InboundMessage, verdict: Triage) -> bool:
-    """A template, or a file in a message that says *avsteg*: what must not vanish unseen."""
-    files = [a for a in msg.attachments if not a.inline]
-    return bool(verdict.templates) or (bool(files) and says_avsteg(msg))
 
 
 def _overall(outcomes: Sequence[str]) -> str:

@@ -20,9 +20,17 @@ from lxml import etree
 
 from avsteg.domain.report import FoundTemplate, RawValue
 from avsteg.domain.schema import Field, Schema
-from avsteg.parsers.ooxml import Package, labels_for
+from avsteg.parsers.office.ooxml import Package, labels_for
+from avsteg.parsers.office.xlsx_parts import (
+    NS_S,
+    date_styles,
+    excel_date,
+    first_child,
+    ns_of,
+    rich_text,
+    shared_strings,
+)
 
-NS_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_S_STRICT = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_R_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
@@ -31,8 +39,6 @@ MAX_SHEETS = 30
 MAX_CELLS = 200_000  # a filled template has a few hundred; a budget sheet is no report anyway
 HEADER_MIN_LABELS = 3
 
-_BUILTIN_DATE_FORMATS = frozenset(range(14, 23)) | {27, 30, 36, 45, 46, 47, 50, 57}
-_FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')
 
 Grid = dict[int, dict[int, RawValue]]  # row number → column number → value (1-based)
 
@@ -45,7 +51,7 @@ def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
     workbook = pkg.xml(workbook_name)
     if workbook is None:
         return found
-    s = _ns(workbook, NS_S)
+    s = ns_of(workbook, NS_S)
     pr = workbook.find(f"{{{s}}}workbookPr")
     found.date1904 = pr is not None and pr.get("date1904") in ("1", "true")
     rels = pkg.relationships(workbook_name)
@@ -53,9 +59,9 @@ def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
     styles: list[bool] = []
     for rel_type, target in rels.values():
         if rel_type.endswith("/sharedStrings"):
-            strings = _shared_strings(pkg, target)
+            strings = shared_strings(pkg, target)
         elif rel_type.endswith("/styles"):
-            styles = _date_styles(pkg, target)
+            styles = date_styles(pkg, target)
     reader = _SheetReader(strings, styles, found.date1904)
     sheets_el = workbook.find(f"{{{s}}}sheets")
     grids: list[Grid] = []
@@ -68,84 +74,6 @@ def read_xlsx(pkg: Package, schema: Schema) -> FoundTemplate:
             grids.append(reader.read(pkg.xml(target)))
     _Collector(schema, found).collect(grids)
     return found
-
-
-def _ns(root: etree._Element, default: str) -> str:
-    return root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else default
-
-
-def _shared_strings(pkg: Package, name: str) -> list[str]:
-    root = pkg.xml(name)
-    if root is None:
-        return []
-    s = _ns(root, NS_S)
-    t_tag, rph_tag = f"{{{s}}}t", f"{{{s}}}rPh"
-    out: list[str] = []
-    for si in root:
-        out.append(_rich_text(si, t_tag, rph_tag))
-    return out
-
-
-def _rich_text(el: etree._Element, t_tag: str, rph_tag: str) -> str:
-    """Plain text or rich-text runs joined; phonetic guides (rPh) left out."""
-    if len(el) == 1 and el[0].tag == t_tag:  # plain text: by far the most common
-        return el[0].text or ""
-    parts = []
-    for t in el.iter(t_tag):
-        if t.getparent().tag != rph_tag:
-            parts.append(t.text or "")
-    return "".join(parts)
-
-
-def _first(parent: etree._Element, tag: str) -> etree._Element | None:
-    """``parent.find(tag)`` for a cell's one or two children, without ElementPath's overhead."""
-    for child in parent:
-        if child.tag == tag:
-            return child
-    return None
-
-
-def _date_styles(pkg: Package, name: str) -> list[bool]:
-    """For each cell style index (cellXfs), whether its number format shows a date."""
-    root = pkg.xml(name)
-    if root is None:
-        return []
-    s = _ns(root, NS_S)
-    custom: dict[int, bool] = {}
-    fmts = root.find(f"{{{s}}}numFmts")
-    for fmt in fmts if fmts is not None else []:
-        try:
-            custom[int(fmt.get("numFmtId") or "")] = is_date_format(fmt.get("formatCode") or "")
-        except ValueError:
-            continue
-    out: list[bool] = []
-    xfs = root.find(f"{{{s}}}cellXfs")
-    for xf in xfs if xfs is not None else []:
-        try:
-            fid = int(xf.get("numFmtId") or 0)
-        except ValueError:
-            fid = 0
-        out.append(custom.get(fid, fid in _BUILTIN_DATE_FORMATS))
-    return out
-
-
-def is_date_format(code: str) -> bool:
-    """Whether a custom number format shows a date (has d, m or y outside quotes/brackets)."""
-    if code.casefold() == "general":
-        return False
-    cleaned = _FORMAT_NOISE.sub("", code.split(";")[0]).casefold()
-    return any(ch in cleaned for ch in "dmy")
-
-
-def excel_date(serial: float, date1904: bool) -> dt.datetime | None:
-    """An Excel serial number as a datetime; None when out of any sensible range."""
-    if not 0 < serial < 2_958_466:
-        return None
-    if date1904:
-        base = dt.datetime(1904, 1, 1)
-    else:
-        base = dt.datetime(1899, 12, 31) if serial < 60 else dt.datetime(1899, 12, 30)
-    return base + dt.timedelta(seconds=round(serial * 86400))
 
 
 class _SheetTags:
@@ -171,7 +99,7 @@ class _SheetReader:
         self.date1904 = date1904
 
     def read(self, root: etree._Element) -> Grid:
-        s = _ns(root, NS_S)
+        s = ns_of(root, NS_S)
         tags = _SHEET_TAGS.get(s) or _SheetTags(s)
         grid: Grid = {}
         data = root.find(tags.sheet_data)
@@ -249,9 +177,9 @@ class _SheetReader:
     def value(self, c: etree._Element, tags: _SheetTags) -> Any:
         kind = c.get("t", "n")
         if kind == "inlineStr":
-            inline = _first(c, tags.is_)
-            return _rich_text(inline, tags.t, tags.rph) if inline is not None else None
-        v = _first(c, tags.v)
+            inline = first_child(c, tags.is_)
+            return rich_text(inline, tags.t, tags.rph) if inline is not None else None
+        v = first_child(c, tags.v)
         text = v.text if v is not None else None
         if text is None:
             return None

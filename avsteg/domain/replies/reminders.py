@@ -21,14 +21,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Literal, Protocol
 
+from avsteg.domain.register import WITHDRAWN, organisation_key, swedish_sort_key
 from avsteg.domain.schema import Schema
-from avsteg.register.rows import WITHDRAWN, organisation_key, swedish_sort_key
 
 Which = Literal["first", "second"]
 
 
 class ReportLike(Protocol):
-    """What a :class:`~avsteg.register.rows.ReportRow` or ``VersionRow`` has in common."""
+    """What a :class:`~avsteg.domain.register.ReportRow` or ``VersionRow`` has in common."""
 
     reference: str
     version: int

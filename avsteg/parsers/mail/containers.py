@@ -1,6 +1,6 @@
 """Files inside files: zip attachments and Outlook ``winmail.dat`` (TNEF), opened with caps.
 
-Both are strangers' containers. A zip is opened through ``avsteg.parsers.archive`` (directory
+Both are strangers' containers. A zip is opened through ``avsteg.parsers.office.archive`` (directory
 checked before anything is inflated; every read capped) and expanded at most one level deep (a
 zip in a zip is opened, a zip in that is not). A TNEF stream is read with tnefparse. Whatever
 cannot be opened safely becomes an :class:`Attachment` with a Swedish ``problem`` so the sender
@@ -20,9 +20,15 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from avsteg.domain.message import WINMAIL, Attachment
-from avsteg.parsers.archive import DEFAULT_LIMITS, UnsafeArchive, ZipLimits, open_zip, read_member
-from avsteg.parsers.mail_text import decode_bytes
-from avsteg.parsers.safety import sniff
+from avsteg.parsers.mail.text import decode_bytes
+from avsteg.parsers.office.archive import (
+    DEFAULT_LIMITS,
+    UnsafeArchive,
+    ZipLimits,
+    open_zip,
+    read_member,
+)
+from avsteg.parsers.office.safety import sniff
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The text a reader sees in a WordprocessingML paragraph, read straight from the lxml tree.
 
-:mod:`avsteg.parsers.docx_reader` walks the block level (tables, rows, labels); this module is
+:mod:`avsteg.parsers.office.docx_reader` walks the block level (tables, rows, labels); this module is
 the inline level, where people's checkbox controls, Wingdings ticks, tracked changes, field
 checkboxes and text boxes become characters. :func:`paragraph_texts` reads every paragraph of a
 body in one C-level pass; the rare paragraphs holding anything unusual go through the exact

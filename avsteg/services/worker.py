@@ -24,16 +24,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.delivery import deliver_due
-from avsteg.ingest.pipeline import Handled, Pipeline, filing_for
 from avsteg.ingest.ports import Mailbox, Outbox
+from avsteg.services.delivery import deliver_due
+from avsteg.services.handled import Handled, filing_for
+from avsteg.services.pipeline import Pipeline
 from avsteg.storage import ledger
 from avsteg.storage import messages as message_store
 from avsteg.storage.database import Database
-from avsteg.storage.models import MessageRow
 
 log = logging.getLogger("avsteg.worker")
 
@@ -146,15 +144,7 @@ class Worker:
     def _known(self, uidvalidity: int) -> dict[int, tuple[str, str | None, int]]:
         """UID → (state, outcome, attempts) of messages of this folder we have stored already."""
         with self.db.unit_of_work(readonly=True) as s:
-            rows = s.execute(
-                select(MessageRow.uid, MessageRow.state, MessageRow.outcome, MessageRow.attempts).where(
-                    MessageRow.account == self.account,
-                    MessageRow.folder == self.folder,
-                    MessageRow.uidvalidity == uidvalidity,
-                )
-            )
-            return {int(uid): (state, outcome, attempts or 0)
-                    for uid, state, outcome, attempts in rows if uid is not None}
+            return message_store.positions_in_folder(s, self.account, self.folder, uidvalidity)
 
     def _retry_failed(self, done: set[int]) -> int:
         """Stored messages that failed for a reason of ours and were not in this poll's batch
@@ -164,6 +154,7 @@ class Worker:
                 (m.id, m.uid, m.account, m.folder)
                 for m in message_store.pending_messages(s, max_attempts=self.pipeline.max_attempts)
                 if m.id not in done
+                and m.reprocessed_from is None  # a copy belongs to ``avsteg reprocess``
                 and (m.account is None or (m.account, m.folder) == (self.account, self.folder))
             ]
         count = 0

@@ -1,6 +1,6 @@
 """The register's scheduled jobs: the weekly digest and the December reminders.
 
-:func:`add_jobs` is called by the service (:mod:`avsteg.ingest.service`) with its APScheduler;
+:func:`add_jobs` is called by the service (:mod:`avsteg.commands.worker_service`) with its APScheduler;
 each job is off unless configured (``schedules.digest_address``, ``schedules.reminders``).
 
 Jobs only *queue* mail in the outbox; the worker's poll delivers whatever is due (one thread
@@ -26,30 +26,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
-
+from avsteg.config.schema import load_schema
 from avsteg.config.settings import Settings
 from avsteg.domain.errors import ConfigurationError
-from avsteg.domain.schema import Schema
-from avsteg.register.digest import (
-    DigestData,
-    ProblemLine,
-    ReportLine,
+from avsteg.domain.localtime import TIMEZONE, local_time
+from avsteg.domain.register import ProblemLine
+from avsteg.domain.replies.digest import (
     compose_digest,
     digest_message_id,
 )
-from avsteg.register.reminders import Debtor, Which, compose_reminder, who_owes_annual
-from avsteg.register.rows import local_time
+from avsteg.domain.replies.reminders import Debtor, Which, compose_reminder, who_owes_annual
+from avsteg.domain.schema import Schema
 from avsteg.services.pending import PendingItem, collect_pending
 from avsteg.storage import ledger
-from avsteg.storage import models as m
 from avsteg.storage import outbox as reply_store
-from avsteg.storage.database import Database
+from avsteg.storage.database import Database, Session
+from avsteg.storage.read_model import digest_data, register_rows
 
 log = logging.getLogger("avsteg.jobs")
 
-TIMEZONE = "Europe/Stockholm"
 REMINDER_CHECK_HOUR = 8  # local time; the check also runs once shortly after start
 DIGEST_DAYS = 7
 
@@ -70,110 +65,24 @@ def month_day(text: str, year: int) -> dt.date:
 # -- the weekly digest ----------------------------------------------------------------------
 
 
-def _line(report: m.Report, version: m.ReportVersion, change: str) -> ReportLine:
-    return ReportLine(
-        reference=report.reference, version=version.version,
-        organisation=version.organisation or "", report_type=version.report_type or "",
-        year=version.year, deviations=len(version.deviations),
-        jobs_created=sum(d.jobs_created or 0 for d in version.deviations), change=change,
-    )
-
-
-def collect_digest(s: Session, since: dt.datetime, until: dt.datetime) -> DigestData:
-    """What the digest says about ``[since, until)``, read from the database."""
-    from avsteg.storage.reports import current_version, current_versions
-
-    new, changed = [], []
-    touched = select(m.ReportVersion.report_id).where(
-        m.ReportVersion.created_at >= since, m.ReportVersion.created_at < until)
-    query = (
-        select(m.Report)
-        .where(or_(m.Report.id.in_(touched),
-                   and_(m.Report.withdrawn_at >= since, m.Report.withdrawn_at < until)))
-        .order_by(m.Report.year, m.Report.number)
-    )
-    for report in s.scalars(query):
-        newest = current_version(s, report)
-        if report.withdrawn_at is not None and since <= report.withdrawn_at < until:
-            changed.append(_line(report, newest, "återkallad"))
-        elif since <= report.created_at < until:
-            new.append(_line(report, newest, "ny"))
-        elif report.current_version > 1 and since <= newest.created_at < until:
-            changed.append(_line(report, newest, "ny version"))
-
-    rejected = [
-        ProblemLine(row.processed_at, row.sender, row.subject, _rejection(s, row))
-        for row in s.scalars(
-            select(m.MessageRow)
-            .where(m.MessageRow.outcome == "rejected", m.MessageRow.processed_at >= since,
-                   m.MessageRow.processed_at < until)
-            .order_by(m.MessageRow.id)
-        )
-    ]
-    failed = [
-        ProblemLine(row.received_at, row.sender, row.subject,
-                    f"{row.attempts} försök; senaste fel: {row.last_error or 'okänt'}")
-        for row in s.scalars(
-            select(m.MessageRow).where(m.MessageRow.state == "failed").order_by(m.MessageRow.id)
-        )
-    ]
-    # A reply gives up within hours of being queued; a day's overlap catches those queued
-    # just before the previous digest without listing old failures week after week.
-    replies = [
-        ProblemLine(row.created_at, row.recipient, row.subject,
-                    f"{row.kind}, {row.attempts} försök; {row.last_error or 'okänt fel'}")
-        for row in s.scalars(
-            select(m.ReplyRow)
-            .where(m.ReplyRow.status == "failed",
-                   m.ReplyRow.created_at >= since - dt.timedelta(days=1))
-            .order_by(m.ReplyRow.id)
-        )
-    ]
-    active = current_versions(s)
-    return DigestData(
-        period_start=since, period_end=until, new_reports=new, changed_reports=changed,
-        rejected_messages=rejected, failed_messages=failed, failed_replies=replies,
-        register_reports=len(active),
-        register_deviations=sum(len(v.deviations) for v in active),
-    )
-
-
-def _rejection(s: Session, row: m.MessageRow) -> str:
-    first = s.scalars(
-        select(m.ProblemRow.message)
-        .where(m.ProblemRow.message_id == row.id, m.ProblemRow.severity == "error")
-        .order_by(m.ProblemRow.id)
-        .limit(1)
-    ).first()
-    count = s.execute(
-        select(func.count(m.ProblemRow.id)).where(
-            m.ProblemRow.message_id == row.id, m.ProblemRow.severity == "error")
-    ).scalar_one()
-    if first is None:
-        return f"Ingen läsbar mall ({row.reason or 'okänd orsak'})."
-    more = f" (och {count - 1} fel till)" if count > 1 else ""
-    return f"{first}{more}"
-
-
 def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = None,
                  now: dt.datetime | None = None) -> int | None:
     """Queue this week's digest; the reply's id, or None when it was queued already."""
-    from avsteg.config.schema import load_schema
-    from avsteg.register.export import build_xlsx
-    from avsteg.register.query import register_rows
-
     address = settings.schedules.digest_address
     if not address:
         return None
+    # Imported here: openpyxl (with numpy) adds ~0.3 s to the worker's start-up for a weekly job.
+    from avsteg.register.export import build_xlsx  # see above: start-up time
+
     schema = schema or load_schema(settings.schema_file)
     now = now or _utcnow()
     service = settings.policy.service_address
     message_id = digest_message_id(local_time(now).date(), service)
     with db.unit_of_work(readonly=True) as s:
-        if _reply_exists(s, message_id):
+        if reply_store.reply_exists(s, message_id):
             log.info("digest %s was queued already", message_id)
             return None
-        data = collect_digest(s, now - dt.timedelta(days=DIGEST_DAYS), now)
+        data = digest_data(s, now - dt.timedelta(days=DIGEST_DAYS), now)
         waiting = collect_pending(
             s, now=now, remind_rejected_after_days=settings.policy.remind_rejected_after_days)
         data = dataclasses.replace(data, pending=[_pending_line(i) for i in waiting])
@@ -182,7 +91,7 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
     message = compose_digest(data, to=address, xlsx=xlsx, service_address=service,
                              service_name=settings.policy.service_name, now=now)
     with db.unit_of_work() as s:
-        if _reply_exists(s, message_id):
+        if reply_store.reply_exists(s, message_id):
             return None
         row = reply_store.queue_reply(
             s, message=None, report=None, kind="digest", recipient=address,
@@ -201,11 +110,6 @@ def _pending_line(item: PendingItem) -> ProblemLine:
                        f"{item.id} {item.label}: {item.reason}{action}")
 
 
-def _reply_exists(s: Session, message_id: str) -> bool:
-    query = select(m.ReplyRow.id).where(m.ReplyRow.message_id_header == message_id)
-    return s.execute(query).first() is not None
-
-
 # -- December reminders ---------------------------------------------------------------------
 
 
@@ -216,14 +120,6 @@ class ReminderPlan:
     debtor: Debtor
     year: int
     which: Which
-
-
-def _sent(s: Session, year: int) -> dict[tuple[str, str], dt.datetime]:
-    rows = s.execute(
-        select(m.ReminderSent.organisation, m.ReminderSent.kind, m.ReminderSent.sent_at)
-        .where(m.ReminderSent.year == year)
-    )
-    return {(org, kind): sent_at for org, kind, sent_at in rows}
 
 
 def plan_reminders(
@@ -242,12 +138,10 @@ def plan_reminders(
     the first before that date and still owes (someone reminded late for the first time is
     not reminded again the next day).
     """
-    from avsteg.register.query import register_rows
-
     # ReportRow carries the status who_owes_annual needs to leave withdrawn reports out.
     reports: Sequence[Any] = register_rows(s, year=year, schema=schema).reports
     debtors = who_owes_annual(reports, year, schema)
-    sent = _sent(s, year)
+    sent = ledger.reminders_sent_in(s, year)
     plans = []
     for debtor in debtors:
         first_at, second_at = sent.get((debtor.key, "first")), sent.get((debtor.key, "second"))
@@ -269,7 +163,8 @@ def plan_reminders(
 def queue_reminders(settings: Settings, db: Database, plans: Sequence[ReminderPlan], *,
                     schema: Schema, now: dt.datetime | None = None) -> list[int]:
     """Record and queue each reminder in one unit of work; skip those recorded meanwhile."""
-    from avsteg.templates.docx_template import build_docx
+    # Imported here: python-docx adds ~0.3 s to the worker's start-up for a December job.
+    from avsteg.forms.docx_template import build_docx  # see above: start-up time
 
     now = now or _utcnow()
     template = (f"{schema.kinds['annual']}.docx", build_docx(schema, "annual"),
@@ -299,8 +194,6 @@ def queue_reminders(settings: Settings, db: Database, plans: Sequence[ReminderPl
 def run_reminder_check(settings: Settings, db: Database, *, schema: Schema | None = None,
                        now: dt.datetime | None = None) -> list[int]:
     """The daily job: queue whatever reminder is due today (nothing before the first date)."""
-    from avsteg.config.schema import load_schema
-
     now = now or _utcnow()
     today = local_time(now).date()
     first = month_day(settings.schedules.first_reminder, today.year)

@@ -136,11 +136,11 @@ def render_orgnr(value: str, style: str) -> str:
     return value
 
 
-def _random_case(text: str, rng: random.Random) -> str:
+def random_case(text: str, rng: random.Random) -> str:
     return rng.choice((str.lower, str.upper, str.title, str.capitalize, str))(text)
 
 
-def _as_text(f: Field, value: Any, style: FillStyle) -> str:
+def as_text(f: Field, value: Any, style: FillStyle) -> str:
     """A non-choice value as a person types it into a Word cell or an Excel text cell."""
     if f.type == "date":
         return render_date(value, style.date)
@@ -153,11 +153,11 @@ def _as_text(f: Field, value: Any, style: FillStyle) -> str:
     return str(value)
 
 
-def _pad(text: str, style: FillStyle) -> str:
+def pad(text: str, style: FillStyle) -> str:
     return f"  {text}   " if style.extra_spaces else text
 
 
-def _index(schema: Schema) -> dict[str, Field]:
+def field_index(schema: Schema) -> dict[str, Field]:
     return schema.label_index()
 
 
@@ -178,7 +178,7 @@ def fill_docx(
     if style.date == "excel" or style.number == "excel":
         raise ValueError("date/number style 'excel' exists only for xlsx")
     schema = schema or default_schema()
-    index = _index(schema)
+    index = field_index(schema)
     rng = random.Random(style.seed)
     doc = Document(io.BytesIO(template))
     report_tables, deviation_tables = [], []
@@ -272,7 +272,7 @@ def _fill_table(
             continue
         value = values[f.key]
         if style.extra_spaces:
-            _set_paragraph_text(label_cell.paragraphs[0], _pad(_label_of(label_cell), style))
+            _set_paragraph_text(label_cell.paragraphs[0], pad(_label_of(label_cell), style))
         if value is None or value == []:
             continue
         if f.is_choice:
@@ -280,17 +280,17 @@ def _fill_table(
         elif style.label_value:
             bare = _label_of(label_cell).strip().rstrip("*").strip()
             _set_paragraph_text(
-                label_cell.paragraphs[0], f"{bare}: {_pad(_as_text(f, value, style), style)}"
+                label_cell.paragraphs[0], f"{bare}: {pad(as_text(f, value, style), style)}"
             )
         else:
-            _set_cell_text(value_cell, _pad(_as_text(f, value, style), style))
+            _set_cell_text(value_cell, pad(as_text(f, value, style), style))
 
 
 def _mark_choices(
     cell: Any, f: Field, chosen: list[str], style: FillStyle, rng: random.Random
 ) -> None:
     if style.mark == "text":
-        _set_cell_text(cell, _pad(", ".join(_random_case(o, rng) for o in chosen), style))
+        _set_cell_text(cell, pad(", ".join(random_case(o, rng) for o in chosen), style))
         return
     for para in list(cell.paragraphs):
         option = para.text.replace(BOX, "").strip()
@@ -303,7 +303,7 @@ def _mark_choices(
         if style.mark == "delete":
             continue
         box = f"{BOX} " if style.mark_in_front else ""
-        _set_paragraph_text(para, _pad(f"{style.mark} {box}{option}", style))
+        _set_paragraph_text(para, pad(f"{style.mark} {box}{option}", style))
 
 
 def _set_paragraph_text(para: Any, text: str) -> None:
@@ -338,73 +338,3 @@ def _insert_blank_row(table: Any) -> None:
             for r in [r for r in paras[0] if not r.tag.endswith("}pPr")]:
                 paras[0].remove(r)
     rows[0]._tr.addnext(tr)
-
-
-# ---------------------------------------------------------------- Excel
-
-
-def fill_xlsx(
-    template: bytes,
-    report: dict[str, Any],
-    deviations: list[dict[str, Any]],
-    style: FillStyle = FillStyle(),
-    *,
-    schema: Schema | None = None,
-) -> bytes:
-    """The Excel template filled with these values, typed in ``style``."""
-    from openpyxl import load_workbook
-
-    schema = schema or default_schema()
-    index = _index(schema)
-    rng = random.Random(style.seed)
-    wb = load_workbook(io.BytesIO(template))
-    ws = wb[schema.report_sheet]
-    for row in ws.iter_rows(min_col=1, max_col=2):
-        label, value_cell = row
-        f = index.get(label_key(str(label.value or "")))
-        if f is None or f.scope != "report" or f.key not in report:
-            continue
-        if style.extra_spaces:
-            label.value = _pad(str(label.value), style)
-        value = report[f.key]
-        if value is None:
-            continue
-        if style.label_value and not f.is_choice:
-            bare = str(label.value).strip().rstrip("*").strip()
-            label.value = f"{bare}: {_pad(_as_text(f, value, style), style)}"
-        else:
-            _write_cell(value_cell, f, value, style, rng)
-
-    ws = wb[schema.deviation_sheet]
-    columns: dict[str, int] = {}
-    for cell in ws[1]:
-        f = index.get(label_key(str(cell.value or "")))
-        if f is not None and f.scope == "deviation":
-            columns[f.key] = cell.column
-    for i, values in enumerate(deviations):
-        row = 2 + (2 * i + 1 if style.blank_rows else i)
-        for key, col in columns.items():
-            if values.get(key) is not None and values[key] != []:
-                _write_cell(
-                    ws.cell(row=row, column=col), schema.field(key), values[key], style, rng
-                )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def _write_cell(cell: Any, f: Field, value: Any, style: FillStyle, rng: random.Random) -> None:
-    if f.is_choice:
-        names = value if isinstance(value, list) else [value]
-        if style.mark == "text":
-            names = [_random_case(n, rng) for n in names]
-        cell.value = _pad(style.separator.join(names), style)
-    elif f.type == "date" and style.date == "excel":
-        cell.value = value
-        cell.number_format = "yyyy-mm-dd"
-    elif f.type in ("year", "integer") and style.number == "excel":
-        cell.value = int(value)
-    elif f.type == "decimal" and style.number == "excel":
-        cell.value = float(value)
-    else:
-        cell.value = _pad(_as_text(f, value, style), style)

@@ -1,0 +1,233 @@
+"""The register's reports as people look them up: a filtered, sorted, paged list, and one report
+with its whole story (versions, deviations, messages, problems, replies, history).
+
+Callers pass an open session (``db.unit_of_work(readonly=True)``) and get frozen values from
+:mod:`avsteg.storage.read_model.views`; nothing returned keeps the session alive.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from avsteg.storage.models import (
+    DeviationRow,
+    HistoryRow,
+    MessageRow,
+    ProblemRow,
+    ReplyRow,
+    Report,
+    ReportVersion,
+)
+from avsteg.storage.read_model.views import (
+    HistoryEntry,
+    MessageView,
+    Page,
+    ProblemView,
+    ReplyView,
+    ReportDetails,
+    ReportSummary,
+    SortKey,
+    StatusFilter,
+    VersionView,
+)
+from avsteg.storage.reports import find_report_by_reference
+
+_RECEIVED = func.coalesce(MessageRow.received_at, MessageRow.stored_at)
+_DEVIATIONS = (
+    select(func.count(DeviationRow.id))
+    .where(DeviationRow.version_id == ReportVersion.id)
+    .correlate(ReportVersion)
+    .scalar_subquery()
+)
+_SORTS: dict[str, Any] = {
+    "reference": (Report.year, Report.number),
+    "received": (_RECEIVED, Report.year, Report.number),
+    "organisation": (ReportVersion.organisation, Report.year, Report.number),
+    "report_type": (ReportVersion.report_type, Report.year, Report.number),
+    "year": (ReportVersion.year, Report.year, Report.number),
+    "deviations": (_DEVIATIONS, Report.year, Report.number),
+}
+SORT_KEYS: tuple[str, ...] = tuple(_SORTS)
+
+
+def list_reports(
+    s: Session,
+    *,
+    year: int | None = None,
+    organisation: str | None = None,
+    report_type: str | None = None,
+    status: StatusFilter | None = None,
+    search: str | None = None,
+    sort: SortKey = "reference",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Page[ReportSummary]:
+    """The register, one line per report (its current version).
+
+    ``year``: the Rapportår the current version reports. ``organisation``, ``report_type``:
+    exactly as registered (the choices a filter offers come from the register itself).
+    ``status``: ``"current"`` or ``"withdrawn"``; None lists both. ``search``: free text found
+    (case-insensitively for ASCII letters) in the reference, organisation, contact, sender,
+    subject or file name. ``sort``: one of :data:`SORT_KEYS`, ties broken by reference.
+    ``offset``/``limit``: the page; ``Page.total`` counts every match.
+    """
+    if sort not in _SORTS:
+        raise ValueError(f"unknown sort {sort!r}; expected one of {SORT_KEYS}")
+    query = (
+        select(ReportVersion)
+        .join(Report, and_(Report.id == ReportVersion.report_id,
+                           Report.current_version == ReportVersion.version))
+        .join(MessageRow, MessageRow.id == ReportVersion.message_id)
+    )
+    if year is not None:
+        query = query.where(ReportVersion.year == year)
+    if organisation is not None:
+        query = query.where(ReportVersion.organisation == organisation)
+    if report_type is not None:
+        query = query.where(ReportVersion.report_type == report_type)
+    if status == "current":
+        query = query.where(Report.withdrawn_at.is_(None))
+    elif status == "withdrawn":
+        query = query.where(Report.withdrawn_at.is_not(None))
+    if search and search.strip():
+        pattern = f"%{search.strip()}%"
+        query = query.where(or_(
+            Report.reference.ilike(pattern), ReportVersion.organisation.ilike(pattern),
+            ReportVersion.contact_name.ilike(pattern), ReportVersion.contact_email.ilike(pattern),
+            ReportVersion.filename.ilike(pattern), MessageRow.sender.ilike(pattern),
+            MessageRow.subject.ilike(pattern),
+        ))
+    total = int(s.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    order = [c.desc() if descending else c.asc() for c in _SORTS[sort]]
+    query = query.order_by(*order).options(
+        selectinload(ReportVersion.report), selectinload(ReportVersion.message),
+        selectinload(ReportVersion.deviations),
+    )
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    items = tuple(_summary(v) for v in s.scalars(query))
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def _summary(v: ReportVersion) -> ReportSummary:
+    return ReportSummary(
+        reference=v.report.reference, version=v.version, organisation=v.organisation,
+        report_type=v.report_type, year=v.year, deviations=len(v.deviations),
+        jobs_created=sum(d.jobs_created or 0 for d in v.deviations),
+        message_id=v.message.message_id_header, received_at=v.message.received_at,
+        withdrawn_at=v.report.withdrawn_at,
+    )
+
+
+def register_choices(s: Session) -> dict[str, list[Any]]:
+    """The values a filter can offer: years, organisations and report types in the register."""
+    current = (
+        select(ReportVersion.year, ReportVersion.organisation, ReportVersion.report_type)
+        .join(Report, and_(Report.id == ReportVersion.report_id,
+                           Report.current_version == ReportVersion.version))
+    )
+    rows = s.execute(current).all()
+    return {
+        "years": sorted({r.year for r in rows if r.year is not None}, reverse=True),
+        "organisations": sorted({r.organisation for r in rows if r.organisation}),
+        "report_types": sorted({r.report_type for r in rows if r.report_type}),
+    }
+
+
+def report_details(s: Session, reference: str) -> ReportDetails | None:
+    """One report's whole story, or None when there is no such reference."""
+    report = find_report_by_reference(s, reference)
+    if report is None:
+        return None
+    versions = list(s.scalars(
+        select(ReportVersion)
+        .where(ReportVersion.report_id == report.id)
+        .options(selectinload(ReportVersion.deviations), selectinload(ReportVersion.message))
+        .order_by(ReportVersion.version)
+    ))
+    version_messages = {v.message_id for v in versions}
+    # A version registered by ``avsteg reprocess`` came from a copy; its original (rejected,
+    # perhaps, with an error reply) belongs to the report's history too.
+    originals = s.scalars(select(MessageRow.reprocessed_from).where(
+        MessageRow.id.in_(version_messages), MessageRow.reprocessed_from.is_not(None)))
+    message_pks = sorted(version_messages | {int(pk) for pk in originals if pk is not None})
+    messages = list(s.scalars(
+        select(MessageRow).where(MessageRow.id.in_(message_pks)).order_by(MessageRow.id)))
+    problems = list(s.scalars(
+        select(ProblemRow).where(ProblemRow.message_id.in_(message_pks)).order_by(ProblemRow.id)))
+    replies = s.scalars(
+        select(ReplyRow)
+        .where(or_(ReplyRow.report_id == report.id, ReplyRow.message_id.in_(message_pks)))
+        .order_by(ReplyRow.id))
+    history = s.scalars(
+        select(HistoryRow)
+        .where(or_(HistoryRow.report_id == report.id, HistoryRow.message_id.in_(message_pks)))
+        .order_by(HistoryRow.id))
+    return ReportDetails(
+        reference=report.reference, current_version=report.current_version,
+        created_at=report.created_at, withdrawn_at=report.withdrawn_at,
+        withdrawn_reason=report.withdrawn_reason,
+        versions=tuple(_version(v, report.current_version, problems) for v in versions),
+        messages=tuple(_message(m, problems) for m in messages),
+        replies=tuple(_reply(r) for r in replies),
+        history=tuple(HistoryEntry(h.at, h.actor, h.action, h.message_id, h.reason, h.details)
+                      for h in history),
+    )
+
+
+def _problem(p: ProblemRow) -> ProblemView:
+    return ProblemView(p.severity, p.field, p.deviation, p.label, p.message)
+
+
+def _version(v: ReportVersion, current: int, problems: Sequence[ProblemRow]) -> VersionView:
+    mine = [_problem(p) for p in problems
+            if p.message_id == v.message_id and (p.version_id is None or p.version_id == v.id)]
+    msg = v.message
+    return VersionView(
+        version=v.version, current=v.version == current,
+        received_at=msg.received_at if msg else None, registered_at=v.created_at,
+        message=msg.id if msg else None, message_id=msg.message_id_header if msg else None,
+        sender=msg.sender if msg else None, subject=msg.subject if msg else None,
+        file=v.filename, template_version=v.template_version, report=dict(v.values or {}),
+        deviations=tuple(dict(d.values or {}) for d in v.deviations),
+        errors=tuple(p for p in mine if p.severity == "error"),
+        warnings=tuple(p for p in mine if p.severity == "warning"),
+    )
+
+
+def _message(row: MessageRow, problems: Sequence[ProblemRow]) -> MessageView:
+    return MessageView(
+        message=row.id, message_id=row.message_id_header, sender=row.sender,
+        subject=row.subject, received_at=row.received_at, processed_at=row.processed_at,
+        state=row.state, outcome=row.outcome, reason=row.reason,
+        reprocessed_from=row.reprocessed_from,
+        errors=tuple(_problem(p) for p in problems
+                     if p.message_id == row.id and p.severity == "error"),
+    )
+
+
+def _reply(r: ReplyRow) -> ReplyView:
+    return ReplyView(
+        kind=r.kind, recipient=r.recipient, subject=r.subject, message_id=r.message_id_header,
+        status=r.status, attempts=r.attempts, created_at=r.created_at, sent_at=r.sent_at,
+        last_error=r.last_error,
+    )
+
+
+def current_raw_message(s: Session, reference: str) -> bytes | None:
+    """The raw bytes of the message the report's current version came from."""
+    report = find_report_by_reference(s, reference)
+    if report is None:
+        return None
+    return s.scalars(
+        select(MessageRow.raw)
+        .join(ReportVersion, ReportVersion.message_id == MessageRow.id)
+        .where(ReportVersion.report_id == report.id,
+               ReportVersion.version == report.current_version)
+    ).first()
