@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import signal
 import statistics
 import sys
 import threading
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print("PostgreSQL is not installed (apt-get install postgresql)", file=sys.stderr)
         return 2
     cluster = _start_cluster(bin_dir)
+    # Ctrl+C or a kill still stops the private cluster (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = None
     try:
         url = cluster.create_database("bench")

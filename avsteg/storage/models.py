@@ -189,6 +189,10 @@ class ReportVersion(Base):
     __table_args__ = (
         UniqueConstraint("report_id", "version"),
         Index("ix_report_versions_attachment_sha256", "attachment_sha256"),
+        # Registret's filters and Sammanställning's year (migration 0007).
+        Index("ix_report_versions_year", "year"),
+        Index("ix_report_versions_organisation", "organisation"),
+        Index("ix_report_versions_report_type", "report_type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from urllib.parse import urljoin
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
