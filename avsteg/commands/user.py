@@ -10,7 +10,9 @@ import argparse
 import getpass
 import sys
 
+from avsteg.bootstrap import open_database
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.web.accounts import accounts, add_account, remove_account
 
 HELP = "the web app's local accounts: add (or change), list, remove"
 ROLES = ("handläggare", "läsare")
@@ -44,9 +46,6 @@ def read_password() -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsteg.bootstrap import open_database
-    from avsteg.web.accounts import accounts, add_account, remove_account
-
     db = open_database(settings_from(args))
     try:
         if args.action == "list":

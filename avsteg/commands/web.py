@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from avsteg.bootstrap import build_web_app, open_database
 from avsteg.commands.common import add_db_argument, say, settings_from
 
 HELP = "serve the web app (Registret, Att hantera, Sammanställning) on the register's database"
@@ -16,9 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from avsteg.bootstrap import build_web_app, open_database
+    import uvicorn  # only for this command
 
     settings = settings_from(args)
     host = args.host or settings.web.host

@@ -84,6 +84,19 @@ class VersionRow:
 
 
 @dataclass(frozen=True)
+class ActionRow:
+    """Something a person did to a report (the history table), for the Historik sheet."""
+
+    reference: str
+    at: dt.datetime
+    actor: str
+    action: str  # code: withdraw, undo-withdraw, correct, register-anyway, … (vocabulary.ACTIONS)
+    reason: str | None = None
+    version: int | None = None  # the version it made (a correction), if any
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Period:
     """What a register or board report covers: a report year and/or a range of arrival dates."""
 
@@ -119,6 +132,7 @@ class Register:
     deviations: list[DeviationRow]
     versions: list[VersionRow] = field(default_factory=list)
     period: Period = field(default_factory=Period)
+    actions: list[ActionRow] = field(default_factory=list)  # people's acts, oldest first
 
     def report_index(self) -> dict[str, ReportRow]:
         return {r.reference: r for r in self.reports}
@@ -145,6 +159,7 @@ class Register:
             deviations=[d for d in self.deviations if d.reference in keep],
             versions=[v for v in self.versions if v.reference in keep],
             period=period,
+            actions=[a for a in self.actions if a.reference in keep],
         )
 
 

@@ -57,6 +57,18 @@ REPLY_KINDS = _table({
 })
 REPLY_STATUSES = _table({"queued": "i kö", "sent": "skickat", "failed": "misslyckat"})
 
+# What a person did (history.action): the report's page and the export's Historik sheet.
+ACTIONS = _table({
+    "withdraw": "Drog tillbaka rapporten",
+    "undo-withdraw": "Ångrade tillbakadragningen",
+    "correct": "Rättade ett fält (ny version)",
+    "reprocess": "Bearbetade meddelandet igen",
+    "register-anyway": "Registrerade trots okänd avsändardomän",
+    "trust-domain": "Litar på domänen från och med nu",
+    "resolve": "Markerade som hanterad",
+    "resend": "Skickade svaret igen",
+})
+
 # The codes, for the database's CHECK constraints.
 OUTCOME_CODES = tuple(OUTCOMES)
 MESSAGE_STATE_CODES = tuple(MESSAGE_STATES)

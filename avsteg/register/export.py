@@ -35,11 +35,13 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from avsteg.domain.localtime import local_time, show_time
 from avsteg.domain.register import (
     SUPERSEDED,
+    ActionRow,
     Register,
     multichoice_text,
     summarise,
 )
 from avsteg.domain.schema import Field, Schema
+from avsteg.domain.vocabulary import ACTIONS, word
 from avsteg.register.sheet_style import (
     BOLD,
     DATETIME_FORMAT,
@@ -152,7 +154,26 @@ def deviation_sheet(register: Register, schema: Schema) -> tuple[list[str], list
     return headers, rows
 
 
+def _action_text(a: ActionRow) -> str:
+    """What a person did, in words (a correction names the field, old and new value)."""
+    text = word(ACTIONS, a.action)
+    d = a.details
+    if a.action == "correct" and d.get("label"):
+        text += f": {d.get('label')} ({d.get('where', '')}) {_shown(d.get('before'))} → " \
+                f"{_shown(d.get('after'))}"
+    elif a.action == "trust-domain" and d.get("domain"):
+        text += f": {d['domain']}"
+    return text
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def history_sheet(register: Register, schema: Schema) -> tuple[list[str], list[list[Any]]]:
+    """Every version of every report, and every act of a person on one (who, when, what, why)."""
     fields = report_columns(schema)
     headers = [
         "Referens",
@@ -165,29 +186,41 @@ def history_sheet(register: Register, schema: Schema) -> tuple[list[str], list[l
         "Antal avsteg",
         label(schema, "jobs_created", "Antal arbetstillfällen"),
         "Status",
+        "Händelse",
+        "Vem",
+        "Skäl",
     ]
     newest = {r.reference: r for r in register.reports}
-    rows = []
-    for v in sorted(register.versions, key=lambda v: (v.reference, v.version)):
+    keyed: list[tuple[tuple[Any, ...], list[Any]]] = []
+    for v in register.versions:
         report = newest.get(v.reference)
         status = report.status if report and report.version == v.version else SUPERSEDED
-        rows.append(
-            [
-                v.reference,
-                v.version,
-                local_time(v.received_at),
-                v.message_id,
-                v.sender,
-                v.file_name,
-                *_report_values(fields, v.values, {
-                    "organisation": v.organisation, "report_type": v.report_type,
-                    "year": v.year, "contact_name": v.contact_name,
-                    "contact_email": v.contact_email}),
-                v.deviations,
-                v.jobs_created,
-                status,
-            ]
-        )
+        keyed.append(((v.reference, 0, v.version, v.received_at), [
+            v.reference,
+            v.version,
+            local_time(v.received_at),
+            v.message_id,
+            v.sender,
+            v.file_name,
+            *_report_values(fields, v.values, {
+                "organisation": v.organisation, "report_type": v.report_type,
+                "year": v.year, "contact_name": v.contact_name,
+                "contact_email": v.contact_email}),
+            v.deviations,
+            v.jobs_created,
+            status,
+            "Ny version" if v.version > 1 else "Registrerad",
+            v.sender,
+            None,
+        ]))
+    blanks = [None] * (len(fields) + 3)
+    for a in register.actions:
+        keyed.append(((a.reference, 1, 0, a.at), [
+            a.reference, a.version, local_time(a.at), None, None, None, *blanks,
+            _action_text(a), a.actor, a.reason,
+        ]))
+    # Per report: its versions in order, then what people did to it, oldest first.
+    rows = [row for _key, row in sorted(keyed, key=lambda kr: kr[0])]
     return headers, rows
 
 

@@ -89,6 +89,7 @@ from avsteg.storage.reports import (
     register_report,
     withdraw_report,
 )
+from avsteg.storage.users import UserRow  # the users table joins Base.metadata with storage
 
 __all__ = [
     "AttachmentRow",
@@ -150,6 +151,7 @@ __all__ = [
     "set_aside",
     "sha256_hex",
     "store_raw_message",
+    "UserRow",
     "utcnow",
     "withdraw_report",
 ]

@@ -210,10 +210,8 @@ class ReportVersion(Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     values: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    # A correction made by a person in the web app (NULL: the sender's own template). Such a
-    # version points at the message of the version it corrects; the sender's rows are untouched.
-    made_by: Mapped[str | None] = mapped_column(String(200))
-    change_reason: Mapped[str | None] = mapped_column(Text)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # a person's correction (web)
+    change_reason: Mapped[str | None] = mapped_column(Text)  # … and why; see storage.corrections
 
     report: Mapped[Report] = relationship(back_populates="versions")
     message: Mapped[MessageRow] = relationship()
@@ -369,22 +367,6 @@ class HistoryRow(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(Json)
-
-
-USER_ROLES = ("handläggare", "läsare")
-
-
-class UserRow(Base):
-    """A local account of the web app (small installations, the demo); Entra ID users are not kept."""
-
-    __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="role"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    role: Mapped[str] = mapped_column(String(32))
-    password_hash: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class TrustedDomain(Base):

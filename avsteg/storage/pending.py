@@ -34,7 +34,6 @@ from avsteg.storage.models import (
 )
 
 
-
 @dataclass(frozen=True)
 class WaitingRow:
     """One row that waits for a person, with the technical detail (English) of why."""

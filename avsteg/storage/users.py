@@ -5,11 +5,32 @@ Entra ID users are not kept here: their name and role come from the ID token at 
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from avsteg.storage.messages import utcnow
-from avsteg.storage.models import USER_ROLES, UserRow
+from avsteg.storage.models import Base, UtcDateTime
+
+USER_ROLES = ("handläggare", "läsare")
+
+
+class UserRow(Base):
+    """A local account of the web app (small installations, the demo); Entra ID users are not kept.
+
+    Defined here rather than in :mod:`.models` (which is big enough); ``avsteg.storage``
+    imports this module, so the table is in ``Base.metadata`` whenever storage is used.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('handläggare', 'läsare')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 def find_user(s: Session, name: str) -> UserRow | None:

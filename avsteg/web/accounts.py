@@ -12,8 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from avsteg.storage import Database
-from avsteg.storage.models import USER_ROLES
-from avsteg.storage.users import delete_user, find_user, list_users, save_user
+from avsteg.storage.users import USER_ROLES, delete_user, find_user, list_users, save_user
 
 ROLES = USER_ROLES
 _hasher = PasswordHasher()

@@ -15,9 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from avsteg.commands.reprocess import reprocess
-from avsteg.register import actions as acts
-from avsteg.storage import record_action
+from avsteg.domain.vocabulary import OUTCOMES, word
+from avsteg.services import report_actions as acts
 from avsteg.web import readmodel
 from avsteg.web.auth import User, require_caseworker
 from avsteg.web.context import WebContext, render, web
@@ -77,8 +76,8 @@ def _targets(story: readmodel.Story, schema) -> list[tuple[str, str, object]]:
     """(value of the option, what a person reads, current value) for every correctable field."""
     current = story.current
     out: list[tuple[str, str, object]] = [
-        (f"report.{f.key}", f.label, current["report"].get(f.key)) for f in schema.report_fields]
-    for i, deviation in enumerate(current["deviations"], start=1):
+        (f"report.{f.key}", f.label, current.report.get(f.key)) for f in schema.report_fields]
+    for i, deviation in enumerate(current.deviations, start=1):
         out += [(f"{i}.{f.key}", f"Avsteg {i}: {f.label}", deviation.get(f.key))
                 for f in schema.deviation_fields]
     return out
@@ -130,17 +129,10 @@ def _reprocess(request: Request, ctx: WebContext, user: User, ref: str, message_
         raise HTTPException(404)
     if ctx.pipeline_factory is None:
         raise HTTPException(500)
-    result = reprocess(ctx.pipeline_factory(), f"#{message_pk}")
-    handled = result.handled
-    with ctx.db.unit_of_work() as s:
-        record_action(s, actor=user.name, action="reprocess", message_id=message_pk,
-                      report_id=readmodel.report_id(s, ref),
-                      details={"outcome": handled.outcome, "references": handled.references,
-                               "previous_outcome": result.previous_outcome})
-    outcome = {"registered": "registrerad", "new_version": "registrerad som ny version",
-               "duplicate": "redan registrerad (dubblett)", "rejected": "avvisad",
-               "ignored": "inte en rapport", "failed": "misslyckades"}.get(handled.outcome,
-                                                                          handled.outcome)
+    result = acts.reprocess_by(ctx.pipeline_factory(), message_pk, actor=user.name)
+    outcome = word(OUTCOMES, result.handled.outcome)
+    if result.handled.outcome == "duplicate":
+        outcome = "redan registrerad (dubblett)"
     return _back(request, ref, f"Meddelandet bearbetades igen: {outcome}.")
 
 

@@ -6,7 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from avsteg.register.rows import local_time
+from avsteg.domain.localtime import local_time
+from avsteg.domain.vocabulary import ACTIONS, OUTCOMES, REPLY_KINDS, REPLY_STATUSES, word
 
 
 def when(value: Any) -> str:
@@ -62,29 +63,8 @@ def field_value(v: Any, f: Any) -> str:
     return value(v)
 
 
-ACTIONS_SV = {
-    "withdraw": "Drog tillbaka rapporten",
-    "undo-withdraw": "Ångrade tillbakadragningen",
-    "correct": "Rättade ett fält (ny version)",
-    "reprocess": "Bearbetade meddelandet igen",
-    "register-anyway": "Registrerade trots okänd avsändardomän",
-    "trust-domain": "Litar på domänen från och med nu",
-    "resolve": "Markerade som hanterad",
-    "mark-handled": "Markerade som hanterad",
-    "resend": "Skickade svaret igen",
-    "resend-reply": "Skickade svaret igen",
-}
-OUTCOMES_SV = {
-    "registered": "registrerad", "new_version": "ny version", "duplicate": "dubblett",
-    "rejected": "avvisad", "ignored": "inte en rapport", "failed": "misslyckades",
-}
-REPLY_KINDS_SV = {"receipt": "kvittens", "error": "felsvar", "help": "hjälpsvar",
-                  "reminder": "påminnelse", "digest": "veckosammanfattning"}
-REPLY_STATUS_SV = {"queued": "i kö", "sent": "skickat", "failed": "misslyckades"}
-
-
 def action(name: str) -> str:
-    return ACTIONS_SV.get(name, name)
+    return word(ACTIONS, name)
 
 
 def size(n: int) -> str:
@@ -97,7 +77,7 @@ def size(n: int) -> str:
 
 FILTERS = {
     "when": when, "number": number, "value": value, "field_value": field_value, "action": action, "size": size,
-    "outcome": lambda v: OUTCOMES_SV.get(v or "", v or "–"),
-    "reply_kind": lambda v: REPLY_KINDS_SV.get(v, v),
-    "reply_status": lambda v: REPLY_STATUS_SV.get(v, v),
+    "outcome": lambda v: word(OUTCOMES, v) or "–",
+    "reply_kind": lambda v: word(REPLY_KINDS, v),
+    "reply_status": lambda v: word(REPLY_STATUSES, v),
 }

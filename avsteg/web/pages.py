@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from avsteg.domain.vocabulary import CURRENT, WITHDRAWN
 from avsteg.register.export import build_xlsx
-from avsteg.register.rows import CURRENT, WITHDRAWN
 from avsteg.web import readmodel
 from avsteg.web.context import render, web
 from avsteg.web.readmodel import SORTS, Filters
@@ -61,7 +61,7 @@ def home(request: Request) -> Response:
 def register(request: Request) -> Response:
     ctx = web(request)
     f = filters_from(request)
-    page = readmodel.register_page(ctx.db, ctx.schema, f, ctx.settings.web.page_size)
+    page = readmodel.register_page(ctx.db, f, ctx.settings.web.page_size)
     template = "register_results.html" if request.headers.get("HX-Request") else "register.html"
     return render(request, template, f=f, page=page, columns=COLUMNS, query_of=query_of,
                   statuses=(CURRENT, WITHDRAWN))

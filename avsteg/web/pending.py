@@ -17,9 +17,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from avsteg.commands.reprocess import reprocess
 from avsteg.services import pending as service
-from avsteg.storage import record_action
+from avsteg.services.report_actions import reprocess_by
 from avsteg.web.auth import User, require_caseworker
 from avsteg.web.context import WebContext, render, web
 
@@ -98,11 +97,7 @@ def _act(ctx: WebContext, user: User, action: str, item_id: str, form: FormData)
         item = service.find_item(_items(ctx), item_id)
         if item.message_pk is None or "reprocess" not in item.actions:
             raise service.NotPending("det här går inte att bearbeta igen")
-        result = reprocess(_pipeline(ctx), f"#{item.message_pk}")
-        with ctx.db.unit_of_work() as s:
-            record_action(s, actor=user.name, action="reprocess", message_id=item.message_pk,
-                          reason=note, details={"outcome": result.handled.outcome,
-                                                "references": result.handled.references})
+        result = reprocess_by(_pipeline(ctx), item.message_pk, actor=user.name, reason=note)
         return f"Meddelandet bearbetades igen: {OUTCOMES.get(result.handled.outcome, '')}."
     raise HTTPException(404)
 

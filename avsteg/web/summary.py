@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from avsteg.domain.register import Totals
 from avsteg.register.board_report import build_board_report
-from avsteg.register.rows import Totals
 from avsteg.web import readmodel
 from avsteg.web.charts import Bar, bar_chart
 from avsteg.web.context import render, web
@@ -35,7 +35,7 @@ def summary_page(request: Request) -> Response:
     ctx = web(request)
     year = _year(request)
     summary, _register = readmodel.summary_for(ctx.db, ctx.schema, year)
-    years = readmodel.register_years(ctx.db, ctx.schema)
+    years = readmodel.register_years(ctx.db)
     sections = [
         _section("ar", "Per rapportår", "Rapportår", summary.by_year, "diagram-ar"),
         _section("organisation", "Per förvaltning och bolag", "Förvaltning/bolag",

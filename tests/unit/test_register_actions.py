@@ -9,8 +9,8 @@ import pytest
 
 from avsteg.bootstrap import build_pipeline, open_database
 from avsteg.config.settings import load_settings
-from avsteg.register import actions
 from avsteg.samples import first_batch
+from avsteg.services import report_actions as actions
 from avsteg.storage import Database, find_report_by_reference, history_of_report
 
 

@@ -22,6 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("avsteg.__main__", "avsteg.cli"),  # the command line's front
     ("avsteg.commands",),  # entrypoints: one module per command, the worker service
     ("avsteg.bootstrap",),  # the composition root
+    ("avsteg.web",),  # the web app: pages and actions over the services and the read model
     ("avsteg.services",),  # use cases: the pipeline, the worker's poll, reprocess, jobs
     # adapters: each on its own, none imports another
     ("avsteg.ingest", "avsteg.parsers", "avsteg.storage", "avsteg.forms", "avsteg.register",
@@ -29,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("avsteg.config",),  # typed settings and the template schema
     ("avsteg.domain",),  # values and rules: the standard library only
 )
-ADAPTERS = LAYERS[4]
+ADAPTERS = LAYERS[5]
 # ``samples`` (the demo's mail) fills the blank forms: the one adapter that uses another.
 ADAPTER_ALLOWED = {("avsteg.samples", "avsteg.forms")}
 SQL_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")

@@ -23,9 +23,9 @@ import uvicorn
 
 from avsteg.bootstrap import build_pipeline, build_web_app, open_database
 from avsteg.config.settings import Settings, load_settings
-from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.folder_outbox import FolderOutbox
 from avsteg.samples import correction, first_batch
+from avsteg.services.delivery import deliver_due
 from avsteg.storage import Database
 from avsteg.web.accounts import add_account
 from tests.support import emails

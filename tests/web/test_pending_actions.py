@@ -14,8 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from avsteg.bootstrap import build_web_app
-from avsteg.ingest.delivery import deliver_due
 from avsteg.ingest.ports import PermanentDeliveryError
+from avsteg.services.delivery import deliver_due
 from avsteg.services.pending import pending_items
 from avsteg.storage import history_of_message
 from tests.web.conftest import csrf_of, signed_in
@@ -91,7 +91,7 @@ def test_send_an_undelivered_reply_again(fresh) -> None:
 
 def test_reprocess_a_report_message_from_its_page(fresh) -> None:
     register, client = fresh
-    listing = client.get("/registret", params={"q": "Trafikkontoret"})
+    listing = client.get("/registret", params={"q": "Snöröjning Väst"})
     ref = re.search(r'href="/rapporter/(AVS-\d{4}-\d{4})"', listing.text).group(1)  # type: ignore[union-attr]
     page = client.get(f"/rapporter/{ref}")
     message = re.search(rf"/rapporter/{ref}/meddelanden/(\d+)/bearbeta-igen", page.text)
@@ -102,7 +102,7 @@ def test_reprocess_a_report_message_from_its_page(fresh) -> None:
     # The same file again is never registered twice: the copy is a duplicate.
     assert "Meddelandet bearbetades igen: redan registrerad (dubblett)." in done.text
     assert "Bearbetade meddelandet igen" in done.text and CASEWORKER[0] in done.text
-    after = client.get("/registret", params={"q": "Trafikkontoret"})
+    after = client.get("/registret", params={"q": "Snöröjning Väst"})
     assert re.findall(r'href="/rapporter/(AVS-\d{4}-\d{4})"', after.text) == [ref]
     other = client.post(f"/rapporter/{ref}/meddelanden/999999/bearbeta-igen",
                         data={"csrf_token": csrf_of(page.text)})

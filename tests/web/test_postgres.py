@@ -36,8 +36,16 @@ def test_register_report_withdraw_and_pending_on_postgresql(postgres_db_url: str
         listed = client.get("/registret", params={"status": "återkallad"})
         assert re.findall(r'href="/rapporter/(AVS-\d{4}-\d{4})"', listed.text) == [ref]
         xlsx = client.get("/registret.xlsx", params={"status": "återkallad"})
-        sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+        workbook = load_workbook(io.BytesIO(xlsx.content))
+        sheet = workbook.worksheets[0]
         assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True) if r[0]] == [ref]
+        # The Historik sheet tells who withdrew it, when and why.
+        rows = list(workbook["Historik"].iter_rows(values_only=True))
+        head = rows[0]
+        acts = [dict(zip(head, r)) for r in rows[1:] if r[head.index("Vem")] == CASEWORKER[0]]
+        assert [(a["Referens"], a["Händelse"], a["Skäl"]) for a in acts] == [
+            (ref, "Drog tillbaka rapporten", "Dubblett")]
+        assert acts[0]["Mottagen"] is not None
         pending = client.get("/att-hantera")
         assert OUTSIDER in pending.text and "Registrera ändå" in pending.text
         assert client.get("/sammanstallning").status_code == 200

@@ -20,10 +20,14 @@ from avsteg.storage.read_model.reports import (
     SORT_KEYS,
     current_raw_message,
     list_reports,
+    message_raw,
     register_choices,
+    register_figures,
     report_details,
+    version_authors,
 )
 from avsteg.storage.read_model.views import (
+    Figures,
     HistoryEntry,
     MessageView,
     Page,
@@ -40,6 +44,7 @@ from avsteg.storage.read_model.views import (
 
 __all__ = [
     "SORT_KEYS",
+    "Figures",
     "HistoryEntry",
     "MessageView",
     "Page",
@@ -56,6 +61,9 @@ __all__ = [
     "digest_data",
     "list_reports",
     "register_choices",
+    "register_figures",
+    "message_raw",
+    "version_authors",
     "register_rows",
     "report_details",
     "service_status",

@@ -17,6 +17,7 @@ from avsteg.config.schema import default_schema
 from avsteg.domain.register import (
     CURRENT,
     WITHDRAWN,
+    ActionRow,
     DeviationRow,
     Period,
     Register,
@@ -162,5 +163,23 @@ def register_rows(
                     values=_deviation_values(d, deviation_fields),
                 )
             )
-    register = Register(reports=reports, deviations=deviations, versions=versions)
+    register = Register(reports=reports, deviations=deviations, versions=versions,
+                        actions=_actions(session))
     return register.filtered(Period(year=year, date_from=date_from, date_to=date_to))
+
+
+def _actions(session: Session) -> list[ActionRow]:
+    """Every act of a person on a report (the history rows that name one), oldest first."""
+    rows = session.execute(
+        select(m.HistoryRow, m.Report.reference)
+        .join(m.Report, m.Report.id == m.HistoryRow.report_id)
+        .order_by(m.HistoryRow.at, m.HistoryRow.id)
+    )
+    out = []
+    for h, reference in rows:
+        details = dict(h.details or {})
+        version = details.get("version")
+        out.append(ActionRow(reference=reference, at=h.at, actor=h.actor, action=h.action,
+                             reason=h.reason, details=details,
+                             version=version if isinstance(version, int) else None))
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from avsteg.storage.models import (
@@ -22,6 +22,7 @@ from avsteg.storage.models import (
     ReportVersion,
 )
 from avsteg.storage.read_model.views import (
+    Figures,
     HistoryEntry,
     MessageView,
     Page,
@@ -42,6 +43,12 @@ _DEVIATIONS = (
     .correlate(ReportVersion)
     .scalar_subquery()
 )
+_JOBS = (
+    select(func.coalesce(func.sum(DeviationRow.jobs_created), 0))
+    .where(DeviationRow.version_id == ReportVersion.id)
+    .correlate(ReportVersion)
+    .scalar_subquery()
+)
 _SORTS: dict[str, Any] = {
     "reference": (Report.year, Report.number),
     "received": (_RECEIVED, Report.year, Report.number),
@@ -49,8 +56,54 @@ _SORTS: dict[str, Any] = {
     "report_type": (ReportVersion.report_type, Report.year, Report.number),
     "year": (ReportVersion.year, Report.year, Report.number),
     "deviations": (_DEVIATIONS, Report.year, Report.number),
+    "jobs_created": (_JOBS, Report.year, Report.number),
+    "status": (Report.withdrawn_at.is_not(None), Report.year, Report.number),
 }
 SORT_KEYS: tuple[str, ...] = tuple(_SORTS)
+
+
+def _matching(
+    *,
+    year: int | None = None,
+    organisation: str | None = None,
+    report_type: str | None = None,
+    status: StatusFilter | None = None,
+    search: str | None = None,
+) -> Select[Any]:
+    """The current versions that pass the filters (see :func:`list_reports`)."""
+    query = (
+        select(ReportVersion)
+        .join(Report, and_(Report.id == ReportVersion.report_id,
+                           Report.current_version == ReportVersion.version))
+        .join(MessageRow, MessageRow.id == ReportVersion.message_id)
+    )
+    if year is not None:
+        query = query.where(ReportVersion.year == year)
+    if organisation is not None:
+        query = query.where(ReportVersion.organisation == organisation)
+    if report_type is not None:
+        query = query.where(ReportVersion.report_type == report_type)
+    if status == "current":
+        query = query.where(Report.withdrawn_at.is_(None))
+    elif status == "withdrawn":
+        query = query.where(Report.withdrawn_at.is_not(None))
+    if search and search.strip():
+        pattern = f"%{search.strip()}%"
+        in_deviations = (
+            select(DeviationRow.id)
+            .where(DeviationRow.version_id == ReportVersion.id,
+                   or_(DeviationRow.procurement.ilike(pattern),
+                       DeviationRow.supplier.ilike(pattern)))
+            .correlate(ReportVersion)
+            .exists()
+        )
+        query = query.where(or_(
+            Report.reference.ilike(pattern), ReportVersion.organisation.ilike(pattern),
+            ReportVersion.contact_name.ilike(pattern), ReportVersion.contact_email.ilike(pattern),
+            ReportVersion.filename.ilike(pattern), MessageRow.sender.ilike(pattern),
+            MessageRow.subject.ilike(pattern), in_deviations,
+        ))
+    return query
 
 
 def list_reports(
@@ -72,35 +125,14 @@ def list_reports(
     exactly as registered (the choices a filter offers come from the register itself).
     ``status``: ``"current"`` or ``"withdrawn"``; None lists both. ``search``: free text found
     (case-insensitively for ASCII letters) in the reference, organisation, contact, sender,
-    subject or file name. ``sort``: one of :data:`SORT_KEYS`, ties broken by reference.
-    ``offset``/``limit``: the page; ``Page.total`` counts every match.
+    subject, file name, or a deviation's procurement or supplier. ``sort``: one of
+    :data:`SORT_KEYS`, ties broken by reference. ``offset``/``limit``: the page;
+    ``Page.total`` counts every match.
     """
     if sort not in _SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {SORT_KEYS}")
-    query = (
-        select(ReportVersion)
-        .join(Report, and_(Report.id == ReportVersion.report_id,
-                           Report.current_version == ReportVersion.version))
-        .join(MessageRow, MessageRow.id == ReportVersion.message_id)
-    )
-    if year is not None:
-        query = query.where(ReportVersion.year == year)
-    if organisation is not None:
-        query = query.where(ReportVersion.organisation == organisation)
-    if report_type is not None:
-        query = query.where(ReportVersion.report_type == report_type)
-    if status == "current":
-        query = query.where(Report.withdrawn_at.is_(None))
-    elif status == "withdrawn":
-        query = query.where(Report.withdrawn_at.is_not(None))
-    if search and search.strip():
-        pattern = f"%{search.strip()}%"
-        query = query.where(or_(
-            Report.reference.ilike(pattern), ReportVersion.organisation.ilike(pattern),
-            ReportVersion.contact_name.ilike(pattern), ReportVersion.contact_email.ilike(pattern),
-            ReportVersion.filename.ilike(pattern), MessageRow.sender.ilike(pattern),
-            MessageRow.subject.ilike(pattern),
-        ))
+    query = _matching(year=year, organisation=organisation, report_type=report_type,
+                      status=status, search=search)
     total = int(s.execute(select(func.count()).select_from(query.subquery())).scalar_one())
     order = [c.desc() if descending else c.asc() for c in _SORTS[sort]]
     query = query.order_by(*order).options(
@@ -113,6 +145,36 @@ def list_reports(
         query = query.limit(limit)
     items = tuple(_summary(v) for v in s.scalars(query))
     return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def register_figures(
+    s: Session,
+    *,
+    year: int | None = None,
+    organisation: str | None = None,
+    report_type: str | None = None,
+    status: StatusFilter | None = None,
+    search: str | None = None,
+) -> Figures:
+    """The figures of exactly the set :func:`list_reports` gives for the same filters.
+
+    Deviations and jobs count only reports that are not withdrawn, as in the export.
+    """
+    matching = _matching(year=year, organisation=organisation, report_type=report_type,
+                         status=status, search=search).with_only_columns(
+        ReportVersion.id.label("version_id"),
+        Report.withdrawn_at.is_not(None).label("withdrawn"),
+    ).subquery()
+    reports, withdrawn = s.execute(select(
+        func.count(), func.coalesce(func.sum(case((matching.c.withdrawn, 1), else_=0)), 0),
+    ).select_from(matching)).one()
+    deviations, jobs = s.execute(
+        select(func.count(DeviationRow.id), func.coalesce(func.sum(DeviationRow.jobs_created), 0))
+        .join(matching, matching.c.version_id == DeviationRow.version_id)
+        .where(matching.c.withdrawn.is_(False))
+    ).one()
+    return Figures(reports=int(reports or 0), withdrawn=int(withdrawn or 0),
+                   deviations=int(deviations or 0), jobs_created=int(jobs or 0))
 
 
 def _summary(v: ReportVersion) -> ReportSummary:
@@ -231,3 +293,18 @@ def current_raw_message(s: Session, reference: str) -> bytes | None:
         .where(ReportVersion.report_id == report.id,
                ReportVersion.version == report.current_version)
     ).first()
+
+
+def message_raw(s: Session, message_pk: int) -> bytes | None:
+    """One stored message exactly as it arrived (the .eml a person downloads)."""
+    return s.scalars(select(MessageRow.raw).where(MessageRow.id == message_pk)).first()
+
+
+def version_authors(s: Session, reference: str) -> dict[int, tuple[str, str | None]]:
+    """Versions a person made in the web app: version number → (who, why)."""
+    rows = s.execute(
+        select(ReportVersion.version, ReportVersion.made_by, ReportVersion.change_reason)
+        .join(Report, Report.id == ReportVersion.report_id)
+        .where(Report.reference == reference.strip().upper(), ReportVersion.made_by.is_not(None))
+    )
+    return {int(v): (str(who), why) for v, who, why in rows}

@@ -17,7 +17,8 @@ from avsteg.domain.vocabulary import CURRENT, WITHDRAWN
 T = TypeVar("T")
 
 StatusFilter = Literal["current", "withdrawn"]
-SortKey = Literal["reference", "received", "organisation", "report_type", "year", "deviations"]
+SortKey = Literal["reference", "received", "organisation", "report_type", "year", "deviations",
+                  "jobs_created", "status"]
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -62,6 +63,16 @@ class ReportSummary:
             "message_id": self.message_id, "received_at": _iso(self.received_at),
             "status": self.status,
         }
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of a filtered register (web app, above Registret's table)."""
+
+    reports: int
+    withdrawn: int
+    deviations: int  # of the reports that are not withdrawn
+    jobs_created: int  # of the reports that are not withdrawn
 
 
 @dataclass(frozen=True)

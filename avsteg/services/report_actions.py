@@ -2,7 +2,8 @@
 
 Used by the web app; each function is one unit of work, so the change and its history row are
 committed together or not at all. Pending-list actions (register anyway, trust a domain, …) are
-the go-live service's; reprocessing is ``avsteg reprocess``'s.
+:mod:`avsteg.services.pending`'s; :func:`reprocess_by` wraps :mod:`avsteg.services.reprocess`
+with the history row of the person who asked for it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 from avsteg.domain.report import FoundTemplate, jsonable
 from avsteg.domain.schema import Field, Schema
 from avsteg.domain.validation import normalise_cell
+from avsteg.services.pipeline import Pipeline
+from avsteg.services.reprocess import Reprocessed, reprocess
 from avsteg.storage import Database, find_report_by_reference, record_action, withdraw_report
 from avsteg.storage.corrections import add_correction, current_values, restore_report
 
@@ -107,3 +110,16 @@ def correct(db: Database, schema: Schema, reference: str, *, actor: str, target:
                                "where": where, "before": old, "after": new_value})
         return Done(report.reference,
                     f"{report.reference}: version {version.version} skapad med rättat {f.label}.")
+
+
+def reprocess_by(pipeline: Pipeline, message_pk: int, *, actor: str,
+                 reason: str | None = None) -> Reprocessed:
+    """Run a stored message through the pipeline again; the person's act lands in the history."""
+    result = reprocess(pipeline, f"#{message_pk}")
+    handled = result.handled
+    with pipeline.db.unit_of_work() as s:
+        record_action(s, actor=actor, action="reprocess", message_id=message_pk, reason=reason,
+                      details={"outcome": handled.outcome, "references": list(handled.references),
+                               "previous_outcome": result.previous_outcome,
+                               "copy": handled.message_pk})
+    return result
