@@ -106,6 +106,20 @@ def _matching(
     return query
 
 
+def matching_report_ids(
+    *,
+    year: int | None = None,
+    organisation: str | None = None,
+    report_type: str | None = None,
+    status: StatusFilter | None = None,
+    search: str | None = None,
+) -> Select[Any]:
+    """The ids of the reports :func:`list_reports` gives for these filters, as a subquery
+    (for :func:`~.register.register_rows` ``only=``: the export of exactly that set)."""
+    return _matching(year=year, organisation=organisation, report_type=report_type,
+                     status=status, search=search).with_only_columns(ReportVersion.report_id)
+
+
 def list_reports(
     s: Session,
     *,
