@@ -69,14 +69,21 @@ def _matching(
     report_type: str | None = None,
     status: StatusFilter | None = None,
     search: str | None = None,
+    with_message: bool = False,
 ) -> Select[Any]:
-    """The current versions that pass the filters (see :func:`list_reports`)."""
+    """The current versions that pass the filters (see :func:`list_reports`).
+
+    The message is joined only when the search or the sort needs it: the figures of the whole
+    register then join two tables, not three (bench/web.py, Registret's first page).
+    """
     query = (
         select(ReportVersion)
         .join(Report, and_(Report.id == ReportVersion.report_id,
                            Report.current_version == ReportVersion.version))
-        .join(MessageRow, MessageRow.id == ReportVersion.message_id)
     )
+    searching = bool(search and search.strip())
+    if with_message or searching:
+        query = query.join(MessageRow, MessageRow.id == ReportVersion.message_id)
     if year is not None:
         query = query.where(ReportVersion.year == year)
     if organisation is not None:
@@ -87,15 +94,14 @@ def _matching(
         query = query.where(Report.withdrawn_at.is_(None))
     elif status == "withdrawn":
         query = query.where(Report.withdrawn_at.is_not(None))
-    if search and search.strip():
+    if search and searching:
         pattern = f"%{search.strip()}%"
-        in_deviations = (
-            select(DeviationRow.id)
-            .where(DeviationRow.version_id == ReportVersion.id,
-                   or_(DeviationRow.procurement.ilike(pattern),
+        # Not a correlated EXISTS: inside an OR that is a probe of deviations per version;
+        # IN (…) lets PostgreSQL scan deviations once and hash the ids (bench/web.py's search).
+        in_deviations = ReportVersion.id.in_(
+            select(DeviationRow.version_id)
+            .where(or_(DeviationRow.procurement.ilike(pattern),
                        DeviationRow.supplier.ilike(pattern)))
-            .correlate(ReportVersion)
-            .exists()
         )
         query = query.where(or_(
             Report.reference.ilike(pattern), ReportVersion.organisation.ilike(pattern),
@@ -145,9 +151,11 @@ def list_reports(
     """
     if sort not in _SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {SORT_KEYS}")
-    query = _matching(year=year, organisation=organisation, report_type=report_type,
-                      status=status, search=search)
-    total = int(s.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    filters: dict[str, Any] = {"year": year, "organisation": organisation,
+                               "report_type": report_type, "status": status, "search": search}
+    total = int(s.execute(select(func.count()).select_from(_matching(**filters).subquery()))
+                .scalar_one())
+    query = _matching(**filters, with_message=sort == "received")
     order = [c.desc() if descending else c.asc() for c in _SORTS[sort]]
     query = query.order_by(*order).options(
         selectinload(ReportVersion.report), selectinload(ReportVersion.message),
@@ -207,6 +215,7 @@ def register_choices(s: Session) -> dict[str, list[Any]]:
         select(ReportVersion.year, ReportVersion.organisation, ReportVersion.report_type)
         .join(Report, and_(Report.id == ReportVersion.report_id,
                            Report.current_version == ReportVersion.version))
+        .distinct()  # a few hundred combinations, not one row per report
     )
     rows = s.execute(current).all()
     return {
