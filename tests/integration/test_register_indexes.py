@@ -25,12 +25,16 @@ def up_and_down(url: str) -> None:
     try:
         db.upgrade()
         assert INDEXES <= index_names(db)
+        searched = {ix["name"] for ix in inspect(db.engine).get_indexes("deviations")}
+        assert {"ix_deviations_procurement_trgm", "ix_deviations_supplier_trgm"} <= searched
         with db.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO trusted_domains (domain, added_by, added_at) "
                                  "VALUES ('kept.example', 'test', CURRENT_TIMESTAMP)")
         db.downgrade("0005")
         assert db.current_revision() == "0005"
         assert not INDEXES & index_names(db)
+        assert not {ix["name"] for ix in inspect(db.engine).get_indexes("deviations")
+                    if ix["name"] and ix["name"].endswith("_trgm")}
         db.upgrade()
         assert db.current_revision() == Database.head_revision() == "0007"
         assert INDEXES <= index_names(db)
