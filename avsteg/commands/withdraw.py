@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from avsteg.bootstrap import open_database
-from avsteg.commands.common import add_db_argument, print_json, say, settings_from
+from avsteg.commands.common import actor_from, add_db_argument, print_json, say, settings_from
+from avsteg.storage.history import SYSTEM_ACTOR, record_action
 from avsteg.storage.reports import find_report_by_reference, withdraw_report
 
 HELP = "withdraw a report (återkalla): kept with its history, left out of the register's figures"
@@ -20,11 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", metavar="REF", help="reference number, e.g. AVS-2026-0001")
     p.add_argument("--reason", help="why (kept with the report; shown by show and in the export's "
                    f"Rapporter sheet; default: {NO_REASON!r})")
+    p.add_argument("--by", metavar="NAME", help="who withdraws it, for the history (default: "
+                   "the login name)")
     add_db_argument(p)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
-def withdraw(db, reference: str, reason: str) -> tuple[str, dict]:
+def withdraw(db, reference: str, reason: str, actor: str = SYSTEM_ACTOR) -> tuple[str, dict]:
     """``("withdrawn" | "already" | "missing", details)``."""
     if not reason.strip():
         raise ValueError("a reason is required")
@@ -35,6 +38,8 @@ def withdraw(db, reference: str, reason: str) -> tuple[str, dict]:
         status = "already" if report.withdrawn_at is not None else "withdrawn"
         if status == "withdrawn":
             withdraw_report(s, report, reason.strip())
+            record_action(s, actor=actor, action="withdraw", report_id=report.id,
+                          reason=reason.strip())
         assert report.withdrawn_at is not None
         return status, {
             "reference": report.reference,
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             reason = NO_REASON if args.reason is None else args.reason
-            status, details = withdraw(db, args.reference, reason)
+            status, details = withdraw(db, args.reference, reason, actor_from(args))
         except ValueError:
             say("avsteg withdraw: ange ett skäl med --reason")
             return 2
