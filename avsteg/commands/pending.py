@@ -70,11 +70,13 @@ def _resolve(args: argparse.Namespace, settings: Settings, db) -> int:
         item = service.resolve(
             db, args.item, actor=actor_from(args), note=args.note,
             remind_rejected_after_days=settings.policy.remind_rejected_after_days)
-    except service.NotPending as exc:
-        say(f"avsteg pending resolve: {exc}")
+    except service.NotPending:
+        say(f"avsteg pending resolve: inget väntar på en person under {args.item} "
+            "(se avsteg pending)")
         return 1
-    except ValueError as exc:
-        say(f"avsteg pending resolve: {exc}")
+    except ValueError:
+        say("avsteg pending resolve: skriv en anteckning med --note (vad som gjordes, eller "
+            "varför inget behövs)")
         return 2
     if getattr(args, "json", False):
         print_json({"status": "resolved", **item.to_json()})

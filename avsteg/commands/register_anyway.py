@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = service.register_anyway(pipeline, args.message_id, actor=actor_from(args),
                                              reason=args.reason)
-        except service.NotPending as exc:
-            say(f"avsteg register-anyway: {exc}")
+        except service.NotPending:
+            say(f"avsteg register-anyway: ingen rapport väntar under {args.message_id} "
+                "(register-anyway gäller okänd avsändardomän och misstänkt förfalskning; "
+                "se avsteg pending)")
             return 1
         handled = result.handled
         sent = deliver_now(settings, db, handled.reply_ids, args.outbox)

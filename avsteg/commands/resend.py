@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             reply_pk = service.resend(db, args.item, actor=actor_from(args), note=args.note)
-        except service.NotPending as exc:
-            say(f"avsteg resend: {exc}")
+        except service.NotPending:
+            say(f"avsteg resend: inget svar som inte kom fram finns under {args.item} "
+                "(se avsteg pending --kind undelivered-reply)")
             return 1
     finally:
         db.dispose()

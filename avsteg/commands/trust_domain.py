@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             trusted = service.trust_domain(db, args.domain, actor=actor_from(args),
                                            reason=args.reason)
-        except ValueError as exc:
-            say(f"avsteg trust-domain: {exc}")
+        except ValueError:
+            say(f"avsteg trust-domain: {args.domain!r} är inget domännamn (t.ex. higab.se)")
             return 2
         results: list[service.RegisteredAnyway] = []
         if trusted.waiting and not args.no_register:

@@ -199,17 +199,19 @@ def collect_pending(
             s, rejected_before=now - dt.timedelta(days=remind_rejected_after_days)),
         *store.undelivered_rows(s),
     ]
-    rows = [_with_reference(s, r) for r in rows]
+    registered = store.references_of_messages(
+        s, (r.message_pk for r in rows if r.message_pk is not None and not r.reference))
+    rows = [_with_reference(r, registered) for r in rows]
     items = [_item(r, remind_after_days=remind_rejected_after_days) for r in rows]
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     return sorted(items, key=lambda i: (i.received_at or oldest, i.id))
 
 
-def _with_reference(s: Session, row: store.WaitingRow) -> store.WaitingRow:
+def _with_reference(row: store.WaitingRow, registered: dict[int, list[str]]) -> store.WaitingRow:
     """A message that registered something, or names a report in its subject, gets its number."""
     if row.reference or row.message_pk is None:
         return row
-    found = store.references_of_message(s, row.message_pk)
+    found = registered.get(row.message_pk, [])
     if not found and row.subject:
         found = list(references_in(row.subject))
     return dataclasses.replace(row, reference=found[0]) if found else row

@@ -248,12 +248,22 @@ def find_replies(s: Session, key: str) -> list[ReplyRow]:
     ))
 
 
-def references_of_message(s: Session, message_pk: int) -> list[str]:
+def references_of_messages(s: Session, message_pks: Iterable[int]) -> dict[int, list[str]]:
+    """The reports each message registered a version of (one query for all of them)."""
+    pks = sorted(set(message_pks))
+    if not pks:
+        return {}
     query = (
-        select(Report.reference).join(ReportVersion, ReportVersion.report_id == Report.id)
-        .where(ReportVersion.message_id == message_pk).order_by(Report.id)
+        select(ReportVersion.message_id, Report.reference)
+        .join(Report, ReportVersion.report_id == Report.id)
+        .where(ReportVersion.message_id.in_(pks)).order_by(Report.id)
     )
-    return list(dict.fromkeys(s.scalars(query)))
+    out: dict[int, list[str]] = {}
+    for message_pk, reference in s.execute(query):
+        refs = out.setdefault(int(message_pk), [])
+        if reference not in refs:
+            refs.append(reference)
+    return out
 
 
 def report_by_reference(s: Session, references: Iterable[str]) -> Report | None:
