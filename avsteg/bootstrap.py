@@ -136,8 +136,8 @@ def build_web_app(settings: Settings, db: Database):
     """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
     # Imported here: Starlette, Jinja2, Argon2 and Authlib are for `avsteg web` only; the worker
     # and the other commands start without them.
-    from avsteg.web.app import create_app, starlette_app
-    from avsteg.web.oidc import entra_sign_in
+    from avsteg.web.app import create_app, starlette_app  # web only (see above)
+    from avsteg.web.oidc import entra_sign_in  # Authlib: web only (see above)
 
     entra = entra_sign_in(settings.web)
     app = create_app(settings, db, schema_of(settings),

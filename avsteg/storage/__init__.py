@@ -16,6 +16,7 @@ Import what you need from here; the submodules say why each part exists:
 Importing this package connects to nothing.
 """
 
+from avsteg.storage import indexes as _indexes  # noqa: F401  (0007's indexes on the tables)
 from avsteg.storage.database import Database
 from avsteg.storage.history import (
     SYSTEM_ACTOR,

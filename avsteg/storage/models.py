@@ -106,11 +106,6 @@ class MessageRow(Base):
         Index("ix_messages_sha256", "sha256"),
         Index("ix_messages_state", "state"),
         Index("ix_messages_pending", "pending"),
-        # Registret's search (migration 0007): trigram indexes on PostgreSQL.
-        Index("ix_messages_sender_trgm", "sender", postgresql_using="gin",
-              postgresql_ops={"sender": "gin_trgm_ops"}),
-        Index("ix_messages_subject_trgm", "subject", postgresql_using="gin",
-              postgresql_ops={"subject": "gin_trgm_ops"}),
         CheckConstraint(f"pending IS NULL OR {_in('pending', SET_ASIDE_KINDS)}", name="pending"),
     )
 
@@ -171,11 +166,7 @@ class Report(Base):
     """A registered report under its reference number; the newest version is current."""
 
     __tablename__ = "reports"
-    __table_args__ = (
-        UniqueConstraint("year", "number"),
-        Index("ix_reports_reference_trgm", "reference", postgresql_using="gin",
-              postgresql_ops={"reference": "gin_trgm_ops"}),
-    )
+    __table_args__ = (UniqueConstraint("year", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
@@ -198,18 +189,6 @@ class ReportVersion(Base):
     __table_args__ = (
         UniqueConstraint("report_id", "version"),
         Index("ix_report_versions_attachment_sha256", "attachment_sha256"),
-        # Registret's filters and Sammanställning's year (migration 0007).
-        Index("ix_report_versions_year", "year"),
-        Index("ix_report_versions_organisation", "organisation"),
-        Index("ix_report_versions_report_type", "report_type"),
-        Index("ix_report_versions_organisation_trgm", "organisation", postgresql_using="gin",
-              postgresql_ops={"organisation": "gin_trgm_ops"}),
-        Index("ix_report_versions_contact_name_trgm", "contact_name", postgresql_using="gin",
-              postgresql_ops={"contact_name": "gin_trgm_ops"}),
-        Index("ix_report_versions_contact_email_trgm", "contact_email", postgresql_using="gin",
-              postgresql_ops={"contact_email": "gin_trgm_ops"}),
-        Index("ix_report_versions_filename_trgm", "filename", postgresql_using="gin",
-              postgresql_ops={"filename": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -244,13 +223,7 @@ class DeviationRow(Base):
     """One avsteg of a version: typed columns for what the register sums, plus every value."""
 
     __tablename__ = "deviations"
-    __table_args__ = (
-        UniqueConstraint("version_id", "position"),
-        Index("ix_deviations_procurement_trgm", "procurement", postgresql_using="gin",
-              postgresql_ops={"procurement": "gin_trgm_ops"}),
-        Index("ix_deviations_supplier_trgm", "supplier", postgresql_using="gin",
-              postgresql_ops={"supplier": "gin_trgm_ops"}),
-    )
+    __table_args__ = (UniqueConstraint("version_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("report_versions.id"))
