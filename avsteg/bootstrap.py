@@ -27,15 +27,13 @@ from avsteg.services.handled import ReplyPolicy
 from avsteg.services.jobs import add_jobs
 from avsteg.services.pipeline import Converter, Pipeline
 from avsteg.services.worker import Worker
-from avsteg.storage.database import Database
+from avsteg.storage.database import Database, open_register
 
 
-def open_database(settings: Settings, *, upgrade: bool = True) -> Database:
-    """The register's database, migrated to the newest schema."""
-    db = Database(settings.database.url, echo=settings.database.echo)
-    if upgrade:
-        db.upgrade()
-    return db
+def open_database(settings: Settings, *, upgrade: bool = True, must_exist: bool = False) -> Database:
+    """The register's database, migrated; ``must_exist``: never created (see open_register)."""
+    return open_register(settings.database.url, echo=settings.database.echo,
+                         must_exist=must_exist, upgrade=upgrade)
 
 
 def schema_of(settings: Settings) -> Schema:

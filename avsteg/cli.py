@@ -7,11 +7,17 @@ stay instant); everything it needs is wired by :mod:`avsteg.bootstrap`.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import importlib.metadata
 import os
 import sys
 
-from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
+
+EX_FAILED = 1
+EX_USAGE = 2
+EX_TEMPFAIL = 75  # sysexits.h: cron and systemd may try again
 
 # command name → module under avsteg.commands
 COMMANDS: dict[str, str] = {
@@ -33,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "trust-domain": "trust_domain",
     "resend": "resend",
     "db": "db",
+    "check": "check",
     "web": "web",
     "user": "user",
 }
@@ -51,7 +58,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avsteg",
         description="Avstegsregistret: reads emailed avstegsrapporter, keeps the register, answers senders.",
+        epilog="Exit codes: 0 done, 1 failed, 2 wrong usage or configuration, "
+               "75 temporary failure (a later run goes on by itself).",
     )
+    parser.add_argument("--version", action="version", version=f"avsteg {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         if only is not None and name != only:
@@ -66,26 +76,55 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("avsteg")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
+def nearest_command(name: str) -> str | None:
+    """The command a typo most likely meant (``lsit`` → ``list``), or None."""
+    found = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    name = next((a for a in argv if not a.startswith("-")), None)
-    if name not in COMMANDS:
+    if not argv:
         build_parser().print_help(sys.stderr)
-        return 2 if argv else 0
+        return 2
+    first = argv[0]
+    if first.startswith("-"):  # --help, --version, or an option avsteg does not have
+        build_parser().parse_args(argv)  # prints and exits 0 for --help/--version, 2 otherwise
+        return 2  # pragma: no cover - parse_args exits without a command
+    name = first
+    if name not in COMMANDS or _module(name) is None:
+        guess = nearest_command(name)
+        hint = f"; did you mean \"{guess}\"?" if guess else ""
+        print(f"avsteg: unknown command \"{name}\"{hint} (avsteg --help lists the commands)",
+              file=sys.stderr)
+        return 2
     parser = build_parser(only=name)
     args = parser.parse_args(argv)
     module = _module(name)
-    if module is None:
-        print(f"avsteg: the {name} command is not available in this build", file=sys.stderr)
-        return 2
     try:
         return int(module.run(args) or 0)
     except ConfigurationError as exc:  # a setting is missing or wrong: say which, no traceback
         print(f"avsteg {name}: {exc}", file=sys.stderr)
-        return 2
+        return EX_USAGE
+    except LoginRefusedError as exc:  # not temporary: retrying will not help, a person must act
+        print(f"avsteg {name}: {exc} (check the username, password or the app's access; "
+              "nothing was read or answered)", file=sys.stderr)
+        return EX_FAILED
+    except TransientError as exc:  # a server or the database is down: a later run goes on
+        print(f"avsteg {name}: {exc} (temporary: try again later)", file=sys.stderr)
+        return EX_TEMPFAIL
     except BrokenPipeError:  # ``avsteg list --json | head``: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from pathlib import Path
 
-from avsteg.commands.common import add_db_argument, say
+from avsteg.commands.common import add_db_argument, output_path, say
 from avsteg.commands.export import add_period_arguments, load_register
-from avsteg.domain.errors import AvstegError
 from avsteg.register.board_report import build_board_report
 
 HELP = "write the board report (Word) with the period's deviations, figures and a chart"
@@ -20,13 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        schema, register = load_register(args)
-    except AvstegError as exc:
-        say(f"avsteg board-report: {exc}")
-        return 1
+    path, _fmt = output_path(args.output, formats={".docx": "docx"})
+    schema, register = load_register(args)  # configuration errors exit 2, a server down 75
     data = build_board_report(register, schema, today=dt.date.today())
-    Path(args.output).write_bytes(data)
+    path.write_bytes(data)
     say(f"Skrev {args.output}: {len(register.active_reports())} rapporter, "
         f"{len(register.active_deviations())} avsteg – {register.period.label()}.")
     return 0

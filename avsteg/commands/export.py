@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from pathlib import Path
 
-from avsteg.commands.common import add_db_argument, say, settings_from
+from avsteg.commands.common import add_db_argument, output_path, say, settings_from
 from avsteg.config.schema import load_schema
-from avsteg.domain.errors import AvstegError
 from avsteg.register.export import build_csv, build_xlsx
-from avsteg.storage.database import Database
+from avsteg.storage.database import open_register
 from avsteg.storage.read_model.register import register_rows
+
+EXPORT_FORMATS = {".xlsx": "xlsx", ".csv": "csv"}
 
 HELP = "export the register as Excel (sheets, tables, charts) or CSV (the Avsteg sheet)"
 
@@ -29,7 +29,7 @@ def add_period_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("xlsx", "csv"),
-                   help="xlsx (default) or csv; taken from the file name when left out")
+                   help="xlsx or csv; taken from the file name when left out")
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="file to write")
     add_period_arguments(p)
     add_db_argument(p)
@@ -41,9 +41,9 @@ def load_register(args: argparse.Namespace):
 
     settings = settings_from(args)
     schema = load_schema(settings.schema_file)
-    db = Database(settings.database.url, echo=settings.database.echo)
+    # A mistyped path is an error, not an empty register of 0 reports.
+    db = open_register(settings.database.url, echo=settings.database.echo, must_exist=True)
     try:
-        db.upgrade()  # as every command does: a fresh database is an empty register
         with db.unit_of_work(readonly=True) as s:
             register = register_rows(s, year=args.year, date_from=args.date_from,
                                      date_to=args.date_to, schema=schema)
@@ -53,13 +53,8 @@ def load_register(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.output)
-    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "xlsx")
-    try:
-        schema, register = load_register(args)
-    except AvstegError as exc:
-        say(f"avsteg export: {exc}")
-        return 1
+    path, fmt = output_path(args.output, formats=EXPORT_FORMATS, fmt=args.format)
+    schema, register = load_register(args)  # configuration errors exit 2, a server down 75
     data = build_csv(register, schema) if fmt == "csv" else build_xlsx(
         register, schema, generated_at=dt.datetime.now(dt.UTC)
     )

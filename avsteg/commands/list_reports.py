@@ -30,7 +30,7 @@ def register_lines(db: Database, year: int | None = None) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_database(settings_from(args))
+    db = open_database(settings_from(args), must_exist=True)
     lines = register_lines(db, args.year)
     db.dispose()
     if args.json:

@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)
     try:
         if args.action == "resolve":
             return _resolve(args, settings, db)

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)
     try:
         pipeline = build_pipeline(settings, db, send_replies=not args.no_replies)
         try:

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_database(settings_from(args))
+    db = open_database(settings_from(args), must_exist=True)
     try:
         try:
             reply_pk = service.resend(db, args.item, actor=actor_from(args), note=args.note)

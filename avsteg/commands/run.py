@@ -8,7 +8,7 @@ from typing import Any
 from avsteg.bootstrap import build_worker, make_mailbox, open_database, scheduled_jobs
 from avsteg.commands.common import add_db_argument, say, settings_from
 from avsteg.commands.worker_service import Service, run_service
-from avsteg.config.settings import Settings
+from avsteg.config.settings import Settings, require_mail_settings
 from avsteg.domain.errors import TransientError
 from avsteg.logs import setup_logging
 
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.no_replies:
         settings.worker.send_replies = False
+    require_mail_settings(settings, replies=not args.no_replies)  # all missing ones at once
     setup_logging(args.log_format or settings.worker.log_format)
     try:
         return _run(args, settings, open_database)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from avsteg.commands.common import output_path
 from avsteg.config.schema import load_schema
 from avsteg.config.settings import load_settings
 from avsteg.forms.docx_template import build_docx
@@ -19,7 +20,7 @@ KINDS = ("event", "annual")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--format", choices=FORMATS, default="docx", help="file format (default docx)"
+        "--format", choices=FORMATS, help="file format (default: from the file name, else docx)"
     )
     parser.add_argument(
         "--kind",
@@ -33,17 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    out = Path(args.output).expanduser()
+    fmt = args.format
+    if not out.is_dir():  # a directory gets a file named after the schema, checked below
+        out, fmt = output_path(args.output, formats={f".{f}": f for f in FORMATS}, fmt=fmt)
+    fmt = fmt or "docx"
     settings = load_settings(args.config)
     schema = load_schema(settings.schema_file)
-    build = build_docx if args.format == "docx" else build_xlsx
-    data = build(schema, args.kind)
-
-    out = Path(args.output)
     if out.is_dir():
-        out = out / f"{schema.identifier}-{args.kind}-v{schema.version}.{args.format}"
-    elif out.suffix.lower() != f".{args.format}":
-        print(f"avsteg: note: {out} does not end in .{args.format}", file=sys.stderr)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    print(f"wrote {schema.kinds[args.kind]} ({args.format}) to {out}", file=sys.stderr)
+        out = out / f"{schema.identifier}-{args.kind}-v{schema.version}.{fmt}"
+    build = build_docx if fmt == "docx" else build_xlsx
+    out.write_bytes(build(schema, args.kind))
+    print(f"wrote {schema.kinds[args.kind]} ({fmt}) to {out}", file=sys.stderr)
     return 0

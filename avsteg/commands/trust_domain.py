@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         say("avsteg trust-domain: ange en domän, t.ex. avsteg trust-domain higab.se (eller --list)")
         return 2
     settings = settings_from(args)
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)
     try:
         if args.list:
             return _list(args, db)

@@ -46,7 +46,8 @@ def read_password() -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_database(settings_from(args))
+    # Adding the first account may come before the worker's first start; listing never creates.
+    db = open_database(settings_from(args), must_exist=args.action != "add")
     try:
         if args.action == "list":
             rows = accounts(db)

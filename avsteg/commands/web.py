@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     host = args.host or settings.web.host
     port = args.port or settings.web.port
-    db = open_database(settings)
+    db = open_database(settings, must_exist=True)  # a mistyped path must not serve an empty register
     try:
         app = build_web_app(settings, db)
         say(f"avsteg web: http://{host}:{port}/ (Ctrl+C avslutar)")

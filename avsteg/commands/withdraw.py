@@ -49,7 +49,7 @@ def withdraw(db, reference: str, reason: str, actor: str = SYSTEM_ACTOR) -> tupl
 
 
 def run(args: argparse.Namespace) -> int:
-    db = open_database(settings_from(args))
+    db = open_database(settings_from(args), must_exist=True)
     try:
         try:
             reason = NO_REASON if args.reason is None else args.reason

@@ -9,6 +9,9 @@ Online drops idle connections; the IDLE watcher reconnects and carries on.
 Everything it runs is built by the composition root (:mod:`avsteg.bootstrap`): the worker, the
 IDLE watcher's connection factory and the extra jobs are given to :class:`Service`.
 
+Connection and login failures back off (``avsteg.domain.backoff``): doubling from 5 s (60 s for
+a refused login) up to an hour, shared by the poll and the IDLE watcher.
+
 SIGTERM/SIGINT set one event: the message in hand is finished, nothing new is started, and the
 process exits well within 10 seconds.
 """
@@ -23,7 +26,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from avsteg.config.settings import Settings
-from avsteg.domain.errors import TransientError
+from avsteg.domain.backoff import Backoff
+from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.domain.localtime import TIMEZONE
 from avsteg.ingest.ports import Mailbox
 from avsteg.services.worker import PollReport, Worker
@@ -38,26 +42,40 @@ class Service:
 
     def __init__(self, settings: Settings, worker: Worker,
                  watcher_factory: Callable[[], Mailbox] | None = None,
-                 extra_jobs: Callable[[Any], object] | None = None) -> None:
+                 extra_jobs: Callable[[Any], object] | None = None,
+                 backoff: Backoff | None = None) -> None:
         self.settings = settings
         self.worker = worker
         self.stop = worker.stop
         self._watcher_factory = watcher_factory
         self._extra_jobs = extra_jobs
         self.polls = 0
+        # One gate for the poll and the IDLE watcher: while either fails to connect or log in,
+        # neither tries again before the backoff allows (a steady retry locks the account).
+        self.backoff = backoff or Backoff()
 
     def poll(self) -> PollReport | None:
-        if self.stop.is_set():
+        if self.stop.is_set() or self.backoff.remaining() > 0:
             return None
         try:
             report = self.worker.poll_once()
             self.polls += 1
+            self.backoff.succeeded()
             return report
+        except LoginRefusedError as exc:
+            self._failed(exc, login_refused=True)
         except TransientError as exc:
-            log.warning("poll failed, will try again: %s", exc)
+            self._failed(exc, login_refused=False)
         except Exception:
             log.exception("poll crashed; will try again at the next interval")
         return None
+
+    def _failed(self, exc: Exception, *, login_refused: bool) -> None:
+        delay = self.backoff.failed(login_refused=login_refused)
+        log.warning("%s; next attempt in %.0f s (failure %d in a row)", exc, delay,
+                    self.backoff.failures,
+                    extra={"event": "backoff", "retry_in_seconds": round(delay, 1),
+                           "failures": self.backoff.failures, "login_refused": login_refused})
 
     def install_signal_handlers(self) -> None:
         def _stop(signum, _frame):
@@ -93,17 +111,21 @@ class Service:
         assert self._watcher_factory is not None
         watcher: Mailbox | None = None
         while not self.stop.is_set():
+            if watcher is None and self.backoff.remaining() > 0:
+                self.stop.wait(min(self.backoff.remaining(), IDLE_SLICE_SECONDS))
+                continue
             try:
                 if watcher is None:
                     watcher = self._watcher_factory()
                     watcher.open()
                 if watcher.wait_for_news(IDLE_SLICE_SECONDS):
                     scheduler.modify_job("poll", next_run_time=dt.datetime.now(dt.UTC))
-            except TransientError as exc:
-                log.warning("IDLE connection lost (%s); reconnecting", exc)
+            except (TransientError, LoginRefusedError) as exc:
                 _close(watcher)
                 watcher = None
-                self.stop.wait(2.0)
+                self._failed(exc, login_refused=isinstance(exc, LoginRefusedError))
+                if self.backoff.remaining() <= 0:  # only with a zero backoff (tests)
+                    self.stop.wait(0.1)
         _close(watcher)
 
 

@@ -6,6 +6,9 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from avsteg.config.schema_check import check_schema_text
+from avsteg.config.strict import join_problems
+from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.schema import Field, Schema
 
 DEFAULT_SCHEMA = "schema.toml"
@@ -68,14 +71,40 @@ def _mail_domains(raw: dict) -> dict[str, tuple[str, ...]]:
 
 
 def load_schema(path: str | Path | None = None) -> Schema:
-    """The schema from ``path``, or the one shipped with the package."""
+    """The schema from ``path``, or the one shipped with the package.
+
+    A file of one's own is checked first (:mod:`avsteg.config.schema_check`): a wrong type or
+    option is a ConfigurationError naming its line, at start, not a crash per message.
+    """
     if path is None:
         return default_schema()
+    problems = schema_problems(path)
+    if problems:
+        raise ConfigurationError(join_problems(problems, "the schema file"))
     with open(path, "rb") as fh:
-        return schema_from_dict(tomllib.load(fh))
+        data = tomllib.load(fh)
+    try:
+        return schema_from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:  # what the line-by-line check cannot see
+        raise ConfigurationError(f"schema file {path}: {exc}") from exc
+
+
+def schema_problems(path: str | Path | None = None) -> list[str]:
+    """Every problem of the schema file ``path`` (default: the packaged one), line by line."""
+    if path is None:
+        return check_schema_text(_default_text(), DEFAULT_SCHEMA)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"schema_file {path}: cannot be read: {exc}"]
+    reference = tuple(tomllib.loads(_default_text()).get("messages", {}))
+    return check_schema_text(text, str(path), reference_messages=reference)
+
+
+def _default_text() -> str:
+    return resources.files("avsteg.config").joinpath(DEFAULT_SCHEMA).read_bytes().decode("utf-8")
 
 
 @lru_cache(maxsize=1)
 def default_schema() -> Schema:
-    data = resources.files("avsteg.config").joinpath(DEFAULT_SCHEMA).read_bytes()
-    return schema_from_dict(tomllib.loads(data.decode("utf-8")))
+    return schema_from_dict(tomllib.loads(_default_text()))

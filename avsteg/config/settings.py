@@ -10,9 +10,23 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from avsteg.config.strict import SETTINGS_PREFIX as PREFIX
+from avsteg.config.strict import (
+    database_url_problem,
+    describe_errors,
+    join_problems,
+    unknown_keys,
+    unknown_variables,
+)
 from avsteg.domain.errors import ConfigurationError
 
 
@@ -26,7 +40,13 @@ def _list_from_text(value: Any) -> Any:
     return value
 
 
-class ImapSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: a key it does not know is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImapSettings(_Section):
     host: str | None = None
     port: int | None = None  # default: 993 with ssl, 143 without
     username: str | None = None
@@ -54,7 +74,7 @@ class ImapSettings(BaseModel):
         return self.port or (993 if self.ssl else 143)
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(_Section):
     host: str | None = None
     port: int | None = None  # default: 465 with ssl, 587 with starttls, else 25
     username: str | None = None
@@ -73,12 +93,20 @@ class SmtpSettings(BaseModel):
         return 465 if self.ssl else (587 if self.starttls else 25)
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Section):
     url: str = "sqlite:///avsteg.sqlite"
     echo: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = database_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
-class PolicySettings(BaseModel):
+
+class PolicySettings(_Section):
     service_address: str = "socialhansyn@ink.goteborg.se"
     service_name: str = "Stödfunktionen för social hänsyn i upphandling"
     allowed_sender_domains: Annotated[list[str], NoDecode] = Field(
@@ -100,7 +128,7 @@ class PolicySettings(BaseModel):
     )
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(_Section):
     poll_interval_seconds: float = 60.0
     idle: bool = True
     idle_renew_seconds: float = 25 * 60
@@ -110,7 +138,7 @@ class WorkerSettings(BaseModel):
     outbox_dir: str | None = None  # write replies here instead of SMTP (demo, tests)
 
 
-class SchedulesSettings(BaseModel):
+class SchedulesSettings(_Section):
     digest_address: str | None = None  # weekly digest; off when empty
     digest_day_of_week: str = "mon"
     digest_hour: int = 7
@@ -197,7 +225,9 @@ class Settings(BaseSettings):
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from ``config_file`` (TOML) and the environment; environment wins.
 
-    ``AVSTEG_CONFIG`` names the file when ``config_file`` is not given.
+    ``AVSTEG_CONFIG`` names the file when ``config_file`` is not given. Every problem (unknown
+    keys with the nearest valid one, wrong types, bad database URLs) is collected into one
+    :class:`ConfigurationError`, so a person fixes them all in one go.
     """
     path = config_file or os.environ.get("AVSTEG_CONFIG")
     data: dict[str, Any] = {}
@@ -205,11 +235,57 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         try:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"config file {path} does not exist") from exc
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+    problems = unknown_keys(Settings, data, str(path)) + unknown_variables(Settings, os.environ)
     for section, values in overrides.items():
         if isinstance(values, dict):
-            data.setdefault(section, {}).update(values)
+            existing = data.get(section)
+            data[section] = {**(existing if isinstance(existing, dict) else {}), **values}
         else:
             data[section] = values
-    return Settings(**data)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems += describe_errors(exc.errors(), str(path) if path else None)
+        settings = None
+    except SettingsError as exc:  # an environment variable pydantic-settings could not decode
+        problems.append(str(exc))
+        settings = None
+    if problems or settings is None:
+        raise ConfigurationError(join_problems(problems))
+    return settings
+
+
+def missing_for_mail(settings: Settings, *, replies: bool = True) -> list[str]:
+    """Every setting the mailbox worker needs and does not have (all at once, not one by one)."""
+    imap, smtp = settings.imap, settings.smtp
+    needed = ["imap.host", "imap.username"]
+    if imap.auth == "password":
+        needed.append("imap.password")
+    oauth = imap.auth == "xoauth2" or (replies and smtp.auth == "xoauth2")
+    if oauth:
+        needed += ["imap.tenant_id", "imap.client_id", "imap.client_secret"]
+    if replies and settings.worker.send_replies and not settings.worker.outbox_dir:
+        needed.append("smtp.host")
+        if smtp.auth == "xoauth2":
+            needed.append("smtp.username")
+        elif smtp.auth == "password" and smtp.username:
+            needed.append("smtp.password")
+    return [name for name in needed if not _value(settings, name)]
+
+
+def _value(settings: Settings, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return getattr(getattr(settings, section), key)
+
+
+def require_mail_settings(settings: Settings, *, replies: bool = True) -> None:
+    """Raise one ConfigurationError naming every missing setting (and its variable)."""
+    missing = missing_for_mail(settings, replies=replies)
+    if missing:
+        names = ", ".join(
+            f"{name} ({PREFIX}{name.replace('.', '__').upper()})" for name in missing)
+        raise ConfigurationError(f"missing settings: {names}")

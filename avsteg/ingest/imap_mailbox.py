@@ -17,7 +17,7 @@ Why it looks the way it does:
 """
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import logging
 import ssl
 import time
@@ -29,7 +29,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from avsteg.config.settings import ImapSettings
-from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
+from avsteg.ingest.connection_errors import describe, server_text
+from avsteg.ingest.imap_responses import aware_utc, has_news, response_text
 from avsteg.ingest.ports import (
     FetchedMessage,
     MailboxAuthError,
@@ -44,7 +46,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DROPPED = (IMAPClientAbortError, OSError, EOFError)  # OSError covers socket.timeout, SSLError
-_NEWS = {b"EXISTS", b"RECENT"}
 DEFAULT_IDLE_RENEW_SECONDS = 25 * 60
 
 
@@ -56,32 +57,10 @@ class UidValidityChanged(TransientError):
     """Raised when a reconnect finds the folder's UIDVALIDITY changed: known UIDs are void."""
 
 
-def _has_news(responses: Sequence[Any]) -> bool:
-    """True when untagged responses announce messages (``* 3 EXISTS``, ``* 1 RECENT``)."""
-    return any(
-        isinstance(item, tuple)
-        and len(item) >= 2
-        and item[1] in _NEWS
-        and (item[1] == b"EXISTS" or (isinstance(item[0], int) and item[0] > 0))
-        for item in responses
-    )
-
-
 def _fetch_raw(client: IMAPClient, uids: list[int]) -> dict[int, dict[bytes, Any]]:
     result: dict[int, dict[bytes, Any]] = client.fetch(
         uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
     return result
-
-
-def _aware(value: Any) -> dt.datetime | None:
-    """imapclient gives INTERNALDATE as a naive local time unless told otherwise: make it UTC."""
-    if not isinstance(value, dt.datetime):
-        return None
-    return value.astimezone(dt.UTC) if value.tzinfo else value.astimezone().astimezone(dt.UTC)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 class ImapMailbox:
@@ -157,8 +136,8 @@ class ImapMailbox:
                         self.account, self.settings.folder, self._uidvalidity, uid
                     ),
                     raw=bytes(item[b"BODY[]"]),
-                    flags=tuple(_text(flag) for flag in item.get(b"FLAGS", ())),
-                    arrived_at=_aware(item.get(b"INTERNALDATE")),
+                    flags=tuple(response_text(flag) for flag in item.get(b"FLAGS", ())),
+                    arrived_at=aware_utc(item.get(b"INTERNALDATE")),
                 )
 
     def _search(self, after: int) -> list[int]:
@@ -208,10 +187,10 @@ class ImapMailbox:
             return True
         if not (self._use_idle and self._run("capability", lambda c: c.has_capability("IDLE"))):
             time.sleep(max(0.0, timeout))
-            news = self._run("noop", lambda c: _has_news(c.noop()[1]))
+            news = self._run("noop", lambda c: has_news(c.noop()[1]))
             return news or self._connections != connections
         # Dovecot reports changes made before IDLE began only when IDLE ends: ask first.
-        if self._run("noop", lambda c: _has_news(c.noop()[1])):
+        if self._run("noop", lambda c: has_news(c.noop()[1])):
             return True
         while True:
             remaining = deadline - time.monotonic()
@@ -231,13 +210,7 @@ class ImapMailbox:
         """Log out; errors are irrelevant at this point."""
         client, self._client = self._client, None
         if client is not None:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                try:
-                    client.shutdown()
-                except Exception:  # noqa: BLE001
-                    pass
+            _logout(client)
 
     def __enter__(self) -> Self:
         return self
@@ -280,35 +253,57 @@ class ImapMailbox:
     def _ensure_connected(self) -> IMAPClient:
         if self._client is not None:
             return self._client
+        client = self._session()
+        try:
+            self._client = client
+            self._select(client)
+        except (*_DROPPED, IMAPClientError, TransientError) as exc:
+            self._drop(client)
+            if isinstance(exc, TransientError):
+                raise
+            raise TransientError(f"IMAP session setup failed: {exc}") from exc
+        self._connections += 1
+        log.debug("connected to IMAP %s as %s", self.settings.host, self.settings.username)
+        return client
+
+    def _session(self) -> IMAPClient:
+        """A new connection, TLS as configured, logged in; no folder selected."""
         s = self.settings
         try:
-            client = IMAPClient(
-                s.host,
-                s.effective_port,
-                ssl=s.ssl,
-                ssl_context=self._ssl_context,
-                timeout=s.timeout_seconds,
-            )
+            client = IMAPClient(s.host, s.effective_port, ssl=s.ssl,
+                                ssl_context=self._ssl_context, timeout=s.timeout_seconds)
         except (*_DROPPED, IMAPClientError) as exc:
-            raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {exc}") from exc
+            reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
+            raise TransientError(f"cannot connect to IMAP {s.host}:{s.effective_port}: {reason}") from exc
         try:
             if not s.ssl and s.starttls:
                 client.starttls(self._ssl_context or ssl.create_default_context())
             self._login(client)
-            self._client = client
-            self._select(client)
-        except TransientError:
+        except (*_DROPPED, IMAPClientError, TransientError, LoginRefusedError) as exc:
             self._drop(client)
-            raise
-        except (*_DROPPED, IMAPClientError) as exc:
-            self._drop(client)
-            raise TransientError(f"IMAP session setup failed: {exc}") from exc
-        self._connections += 1
-        log.debug("connected to IMAP %s as %s", s.host, s.username)
+            if isinstance(exc, TransientError | LoginRefusedError):
+                raise
+            reason = describe(exc, service="IMAP", tls=s.ssl, port=s.effective_port)
+            raise TransientError(f"IMAP session setup failed: {reason}") from exc
         return client
+
+    def inspect(self) -> dict[str, int | None]:
+        """``avsteg check``: each configured folder's message count (None: missing), read with
+        EXAMINE on a session of its own — nothing is selected read-write, created or flagged."""
+        s = self.settings
+        names = [s.folder, *(f for f in (s.processed_folder, s.rejected_folder, s.sent_folder) if f)]
+        client = self._session()
+        try:
+            return {name: int(client.select_folder(name, readonly=True).get(b"EXISTS", 0))
+                    if client.folder_exists(name) else None for name in dict.fromkeys(names)}
+        except (*_DROPPED, IMAPClientError) as exc:
+            raise TransientError(f"IMAP folder check failed: {server_text(exc)}") from exc
+        finally:
+            _logout(client)
 
     def _login(self, client: IMAPClient) -> None:
         s = self.settings
+        server = f"{s.host}:{s.effective_port}"
         if s.auth == "password":
             user, password = s.username or "", s.password or ""
             try:
@@ -317,7 +312,7 @@ class ImapMailbox:
                 else:  # LOGIN sends ASCII only; AUTHENTICATE PLAIN carries UTF-8 (RFC 4616)
                     client.plain_login(user, password)
             except LoginError as exc:
-                raise MailboxAuthError(f"IMAP login refused for {s.username}: {exc}") from exc
+                raise MailboxAuthError("IMAP", server, s.username or "", server_text(exc)) from exc
             return
         assert self._token is not None
         for attempt in (1, 2):
@@ -326,9 +321,8 @@ class ImapMailbox:
                 return
             except LoginError as exc:
                 if attempt == 2:
-                    raise MailboxAuthError(
-                        f"IMAP XOAUTH2 login refused for {s.username}: {exc}"
-                    ) from exc
+                    raise MailboxAuthError("IMAP", server, s.username or "",
+                                           f"XOAUTH2: {server_text(exc)}") from exc
                 log.info("XOAUTH2 token refused; fetching a fresh one")
                 refresh_token(self._token)
 
@@ -366,12 +360,12 @@ class ImapMailbox:
                 if left <= 0:
                     break
                 responses = client.idle_check(timeout=left)
-                news = _has_news(responses)
+                news = has_news(responses)
                 if not responses and end - time.monotonic() > 0.01:
                     break  # woken without a line: EOF (idle_done will raise) or a partial line
         finally:
             _text_done, more = client.idle_done()
-        return news or _has_news(more)
+        return news or has_news(more)
 
     def _drop(self, client: IMAPClient | None = None) -> None:
         """Forget a broken connection without waiting on it."""
@@ -379,7 +373,14 @@ class ImapMailbox:
         if client is self._client:
             self._client = None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):  # it is broken already
                 client.shutdown()
-            except Exception:  # noqa: BLE001 - it is broken already
-                pass
+
+
+def _logout(client: IMAPClient) -> None:
+    """LOGOUT, or just close the socket when the connection is gone already."""
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        with contextlib.suppress(Exception):
+            client.shutdown()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from avsteg.config.settings import ImapSettings
-from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,17 @@ AcquireFunction = Callable[[bool], Mapping[str, Any]]
 
 
 class TokenError(TransientError):
-    """Raised when no access token can be obtained (authority unreachable, secret refused)."""
+    """Raised when no access token can be obtained for now (authority unreachable, throttled)."""
+
+
+class TokenRefused(LoginRefusedError):
+    """Raised when Entra ID refuses the app itself (wrong or expired secret, unknown client or
+    tenant): the Microsoft 365 form of a wrong password, permanent until a person fixes it."""
+
+
+# Error codes of RFC 6749 §5.2 that no retry will change.
+_REFUSED = {"invalid_client", "unauthorized_client", "invalid_grant", "invalid_scope",
+            "invalid_request"}
 
 
 def xoauth2_string(user: str, token: str) -> str:
@@ -48,8 +58,12 @@ class OAuthTokenProvider:
         *,
         refresh_margin: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        authority: str = "the token endpoint",
+        client_id: str = "",
     ) -> None:
         self._acquire = acquire
+        self._authority = authority  # for messages only
+        self._client_id = client_id
         self._margin = refresh_margin
         self._clock = clock
         self._lock = threading.Lock()
@@ -72,6 +86,10 @@ class OAuthTokenProvider:
             token = result.get("access_token")
             if not token:
                 self._forced = force  # still owed a fresh token next time
+                if result.get("error") in _REFUSED:
+                    description = str(result.get("error_description") or "").strip()
+                    raise TokenRefused("OAuth", self._authority, f"client {self._client_id}",
+                                       f"{result.get('error')}: {description.splitlines()[0] if description else ''}")
                 raise TokenError(
                     "access token refused: "
                     f"{result.get('error', 'unknown error')}: {result.get('error_description', '')}"
@@ -142,6 +160,9 @@ def token_provider_from_settings(
         authority=imap.authority,
         http_client=http_client,
     )
-    return OAuthTokenProvider(acquire, refresh_margin=refresh_margin)
+    return OAuthTokenProvider(
+        acquire, refresh_margin=refresh_margin, client_id=imap.client_id,
+        authority=imap.authority or f"https://login.microsoftonline.com/{imap.tenant_id}",
+    )
 
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from avsteg.domain.errors import AvstegError, TransientError
+from avsteg.domain.errors import AvstegError, LoginRefusedError, TransientError
 from avsteg.domain.message import MailboxPosition
 
 Outcome = Literal["processed", "rejected"]
@@ -85,11 +85,16 @@ def refresh_token(source: TokenSource) -> None:
         source.invalidate()
 
 
-class MailboxAuthError(TransientError):
+class MailboxAuthError(LoginRefusedError):
     """Raised when the IMAP server refuses our login: a configuration problem, ours to fix.
 
-    Transient for the worker (nothing is answered; it keeps retrying) but worth a loud log line.
+    Not transient (see LoginRefusedError): ``run --once`` exits 1, the service backs off.
     """
+
+
+class SmtpAuthError(LoginRefusedError):
+    """Raised when the SMTP server refuses our login. The reply stays queued, its attempts
+    uncounted: a wrong password is ours to fix, not the reply's fault."""
 
 
 class TemporaryDeliveryError(TransientError):

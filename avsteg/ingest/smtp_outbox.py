@@ -3,8 +3,9 @@
 Retrying and backing off belong to the outbox queue in storage; this adapter only has to say
 *which* kind of failure happened. A 5xx answer to MAIL, RCPT or DATA is permanent: the server will
 never take this message. Everything else is temporary and ours: 4xx answers, dropped or timed-out
-connections, TLS problems, and refused logins (a wrong password or an expired token is our
-configuration, not the message's fault, so it must not turn into a lost reply).
+connections, TLS problems. A refused login is neither: it is :class:`SmtpAuthError` (a wrong
+password or a revoked app is our configuration, not the message's fault; the reply stays queued
+and the worker backs off instead of logging in again and again).
 """
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from avsteg.config.settings import SmtpSettings
-from avsteg.domain.errors import ConfigurationError
+from avsteg.domain.errors import ConfigurationError, LoginRefusedError
+from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.oauth import xoauth2_string
 from avsteg.ingest.ports import (
     PermanentDeliveryError,
+    SmtpAuthError,
     TemporaryDeliveryError,
     TokenSource,
     refresh_token,
@@ -66,6 +69,22 @@ class SmtpOutbox:
         self.envelope_from = envelope_from  # our own address: where bounces belong
         self._token = token_provider
         self._ssl_context = ssl_context
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
+
+    def verify(self) -> str:
+        """Connect, EHLO, TLS and AUTH as for a delivery, then QUIT; nothing is sent.
+
+        Returns what the server said in EHLO (for ``avsteg check``); raises like ``deliver``.
+        """
+        smtp = self._connect()
+        try:
+            lines = _text(smtp.ehlo_resp or b"").splitlines()
+            return lines[0] if lines else ""
+        finally:
+            _quit(smtp)
 
     def deliver(self, message: EmailMessage) -> Path | None:
         """Send ``message`` once. Raises TemporaryDeliveryError or PermanentDeliveryError."""
@@ -123,14 +142,15 @@ class SmtpOutbox:
             smtp.ehlo_or_helo_if_needed()
             self._login(smtp)
             return smtp
-        except TemporaryDeliveryError:
+        except (TemporaryDeliveryError, LoginRefusedError):
             if smtp is not None:
                 _quit(smtp)
             raise
         except (smtplib.SMTPException, OSError) as exc:
             if smtp is not None:
                 _quit(smtp)
-            raise TemporaryDeliveryError(f"cannot open SMTP session with {host}:{port}: {exc}") from exc
+            reason = describe(exc, service="SMTP", tls=s.ssl, port=port)
+            raise TemporaryDeliveryError(f"cannot open SMTP session with {host}:{port}: {reason}") from exc
 
     def _login(self, smtp: smtplib.SMTP) -> None:
         s = self.settings
@@ -145,9 +165,8 @@ class SmtpOutbox:
                 else:  # smtplib encodes credentials as ASCII; "lösenord" needs UTF-8 (RFC 4616)
                     _auth_plain_utf8(smtp, user, password)
             except smtplib.SMTPAuthenticationError as exc:
-                raise TemporaryDeliveryError(
-                    f"SMTP login refused for {user}: {exc.smtp_code} {_text(exc.smtp_error)}"
-                ) from exc
+                raise SmtpAuthError("SMTP", self.server, user,
+                                    f"{exc.smtp_code} {server_text(exc.smtp_error)}") from exc
             return
         assert self._token is not None
         for attempt in (1, 2):
@@ -162,8 +181,9 @@ class SmtpOutbox:
                 return
             except smtplib.SMTPAuthenticationError as exc:
                 if attempt == 2:
-                    raise TemporaryDeliveryError(
-                        f"SMTP XOAUTH2 refused for {user}: {exc.smtp_code} {_text(exc.smtp_error)}"
+                    raise SmtpAuthError(
+                        "SMTP", self.server, user,
+                        f"XOAUTH2: {exc.smtp_code} {server_text(exc.smtp_error)}",
                     ) from exc
                 log.info("SMTP refused the XOAUTH2 token; fetching a fresh one")
                 refresh_token(self._token)

@@ -7,7 +7,6 @@ yet (the reply stays queued) or has already recorded the delivery.
 """
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import logging
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.clock import SYSTEM_CLOCK, Clock
+from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.ingest.ports import Outbox, PermanentDeliveryError, TemporaryDeliveryError
 from avsteg.storage import outbox as reply_store
 from avsteg.storage.database import Database
@@ -41,14 +41,18 @@ def deliver_due(
     db: Database,
     outbox: Outbox,
     *,
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    clock: Clock = SYSTEM_CLOCK,
     only: Sequence[int] | None = None,
     limit: int = 100,
     backoff_seconds: float = 30.0,
     max_attempts: int = 8,
     on_sent: Callable[[bytes], None] | None = None,
 ) -> list[Delivery]:
-    """Try every reply that is due (or just ``only``); returns what happened to each."""
+    """Try every reply that is due (or just ``only``); returns what happened to each.
+
+    ``clock`` decides what is due and when a temporary failure may be tried again.
+    """
+    now = clock.now
     with db.unit_of_work() as s:
         if only is not None:
             due = [r for r in (s.get(ReplyRow, i) for i in only) if r and r.status == "queued"]
@@ -66,6 +70,10 @@ def deliver_due(
 def _deliver_one(db, outbox, reply_id, raw, now, backoff_seconds, max_attempts, on_sent) -> Delivery:
     try:
         path = outbox.deliver(as_email(raw))
+    except LoginRefusedError:
+        # Our credentials, not this reply: it stays queued with its attempts uncounted, and
+        # the rest of the batch is not tried (each would be another refused login).
+        raise
     except TemporaryDeliveryError as exc:
         with db.unit_of_work() as s:
             row = s.get(ReplyRow, reply_id)

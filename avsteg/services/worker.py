@@ -15,7 +15,6 @@ window for a double reply is between the SMTP server's acceptance and the "sent"
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -24,7 +23,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.clock import SYSTEM_CLOCK, Clock
+from avsteg.domain.errors import LoginRefusedError, TransientError
 from avsteg.ingest.ports import Mailbox, Outbox
 from avsteg.services.delivery import deliver_due
 from avsteg.services.handled import Handled, filing_for
@@ -66,7 +66,7 @@ class Worker:
     stop: threading.Event = field(default_factory=threading.Event)
     holder: str = field(default_factory=holder_name)
     on_sent: Callable[[bytes], None] | None = None
-    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    clock: Clock = SYSTEM_CLOCK  # leases, poll stamps and reply backoff read the time here
 
     @property
     def lease_name(self) -> str:
@@ -83,12 +83,13 @@ class Worker:
         try:
             self._poll(report, progress)
             with self.db.unit_of_work() as s:
-                ledger.record_poll(s, self.account, self.folder, now=self.clock())
-        except TransientError as exc:
-            log.warning("poll of %s failed: %s", self.lease_name, exc)
+                ledger.record_poll(s, self.account, self.folder, now=self.clock.now())
+        except (TransientError, LoginRefusedError) as exc:
+            # Recorded for ``avsteg status``: a refused login makes ``status --check`` fail.
+            # The caller says it (the service's backoff line, or run --once's one line).
             try:
                 with self.db.unit_of_work() as s:
-                    ledger.record_poll(s, self.account, self.folder, error=str(exc), now=self.clock())
+                    ledger.record_poll(s, self.account, self.folder, error=str(exc), now=self.clock.now())
             except TransientError:
                 pass
             raise
@@ -187,7 +188,7 @@ class Worker:
             if not reply_ids:
                 return 0
         results = deliver_due(
-            self.db, self.outbox, now=self.clock, only=reply_ids,
+            self.db, self.outbox, clock=self.clock, only=reply_ids,
             backoff_seconds=self.backoff_seconds, max_attempts=self.max_reply_attempts,
             on_sent=self.on_sent,
         )
@@ -197,22 +198,22 @@ class Worker:
         with self.db.unit_of_work() as s:
             if renew:
                 ok = ledger.renew_lease(s, self.lease_name, self.holder, ttl_seconds=self.lease_seconds,
-                                        now=self.clock())
+                                        now=self.clock.now())
                 if not ok:
                     raise TransientError(f"lost the lease {self.lease_name}")
                 return True
             if ledger.acquire_lease(s, self.lease_name, self.holder,
-                                    ttl_seconds=self.lease_seconds, now=self.clock()):
+                                    ttl_seconds=self.lease_seconds, now=self.clock.now()):
                 return True
             # A worker on this machine that died without releasing (kill -9, OOM) would block
             # every restart until its lease expires: take over a lease whose process is gone.
-            stale = ledger.lease_holder(s, self.lease_name, now=self.clock())
+            stale = ledger.lease_holder(s, self.lease_name, now=self.clock.now())
             if stale is None or not _dead_local_holder(stale):
                 return False
             log.warning("taking over %s from %s, which is no longer running", self.lease_name, stale)
             ledger.release_lease(s, self.lease_name, stale)
             return ledger.acquire_lease(s, self.lease_name, self.holder,
-                                        ttl_seconds=self.lease_seconds, now=self.clock())
+                                        ttl_seconds=self.lease_seconds, now=self.clock.now())
 
 
 def _dead_local_holder(holder: str) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from avsteg.domain.errors import TransientError
+from avsteg.domain.errors import AvstegError, ConfigurationError, TransientError
 
 __all__ = ["MIGRATIONS_DIR", "Database", "Session"]  # Session: for type hints outside storage
 
@@ -40,12 +40,47 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
+# Server answers that no retry will change: the URL names a wrong user, password or database.
+_MISCONFIGURED = ("password authentication failed", "does not exist", "no password supplied",
+                  "no pg_hba.conf entry", "invalid dsn", "invalid connection option")
+
+
+def translate(error: BaseException) -> AvstegError:
+    """A SQLAlchemy error at start-up (the first connection, migrations) as ours:
+    ConfigurationError when the URL itself is wrong (exit 2), TransientError otherwise (a server
+    that is down: retry later, exit 75). Later errors are always transient: a database that
+    disappears under a running worker is an outage, not a typo."""
+    text = str(getattr(error, "orig", None) or error)
+    if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.ArgumentError) and any(
+        marker in text.lower() for marker in _MISCONFIGURED
+    ) and "connection" in text.lower():
+        return ConfigurationError(f"database: {_describe(error)} (check database.url)")
+    return TransientError(f"database: {_describe(error)}")
+
+
+class DatabaseMissing(ConfigurationError):
+    """Raised when a command that only reads finds no register where the URL points."""
+
+
 class Database:
     """The register's database: an engine, a session factory and the migrations."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
-        self.url = make_url(url)
+    def __init__(self, url: str, *, echo: bool = False, create: bool = True) -> None:
+        """``create=False`` (commands that only read): a missing SQLite file or directory is
+        :class:`DatabaseMissing`, never created — a mistyped path must not look like an empty
+        register."""
+        try:
+            self.url = make_url(url)
+        except exc.ArgumentError as error:
+            raise ConfigurationError(f"database.url: {error}") from error
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._create = create
+        if self.is_sqlite and not create and self.sqlite_path is not None:
+            if not self.sqlite_path.is_file():
+                raise DatabaseMissing(
+                    f"no register database at {self.sqlite_path} (database.url = "
+                    f"{self.url.render_as_string(hide_password=True)}); check the path — "
+                    "`avsteg run` or `avsteg ingest` creates it")
         self.engine = self._create_engine(echo)
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._readonly_sessions = sessionmaker(
@@ -59,9 +94,8 @@ class Database:
             if self.url.get_backend_name() == "postgresql":
                 connect_args["connect_timeout"] = 10
             return create_engine(self.url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
-        database = self.url.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if self._create and self.sqlite_path is not None:
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             self.url,
             echo=echo,
@@ -69,6 +103,14 @@ class Database:
         )
         _configure_sqlite(engine)
         return engine
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, None for PostgreSQL and in-memory databases."""
+        database = self.url.database if self.is_sqlite else None
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).expanduser()
 
     # -- units of work ---------------------------------------------------------------------
 
@@ -116,7 +158,18 @@ class Database:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
         except exc.SQLAlchemyError as error:
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
+
+    @staticmethod
+    def known_revision(revision: str) -> bool:
+        """Whether ``revision`` is one of ours (a newer avsteg may have migrated further)."""
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        try:
+            return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
+        except CommandError:
+            return False
 
     @staticmethod
     def head_revision() -> str:
@@ -148,7 +201,7 @@ class Database:
                 config.attributes["connection"] = connection
                 getattr(command, command_name)(config, revision)
         except exc.SQLAlchemyError as error:
-            raise TransientError(f"database: {_describe(error)}") from error
+            raise translate(error) from error
         log.info("database schema %s to %s", command_name, revision)
 
     def dispose(self) -> None:
@@ -157,6 +210,28 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def open_register(url: str, *, echo: bool = False, must_exist: bool = False,
+                  upgrade: bool = True) -> Database:
+    """The register's database, migrated to the newest schema.
+
+    ``must_exist`` (list, show, export, status, withdraw, …): nothing is created — a missing
+    SQLite file or a database that was never migrated is a DatabaseMissing error that says so,
+    instead of an empty register that looks like lost data. An existing register is upgraded.
+    """
+    db = Database(url, echo=echo, create=not must_exist)
+    try:
+        if must_exist and db.current_revision() is None:
+            raise DatabaseMissing(
+                f"{db.url.render_as_string(hide_password=True)} holds no register (never "
+                "migrated); check database.url — `avsteg run` or `avsteg ingest` creates it")
+        if upgrade:
+            db.upgrade()
+    except BaseException:
+        db.dispose()
+        raise
+    return db
 
 
 def _safe_rollback(session: Session) -> None:

@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -127,7 +127,8 @@ def create_app(settings: Settings, db: Database, schema: Schema, *,
     if w.trust_proxy_headers:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-        return ProxyHeadersMiddleware(app, trusted_hosts="*")
+        # uvicorn types its middleware with its own ASGI protocol types; Starlette's are looser.
+        return cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts="*"))
     return app
 
 

@@ -3,25 +3,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import subprocess
 
 import pytest
 
 from avsteg.domain.register import Period
 from avsteg.register.board_report import build_board_report, format_number
-from tests.support.fill import convert_to_pdf, soffice
+from tests.support.fill import convert_to_pdf, need_pdftotext
 from tests.unit.test_export import SCHEMA, active_deviations, sample_register
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed"),
-    pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing"),
-]
+pytestmark = pytest.mark.integration
 
 
 def _pdf_text(pdf: bytes) -> str:
-    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
+    out = subprocess.run([need_pdftotext(), "-", "-"], input=pdf, capture_output=True,
                          check=True).stdout.decode("utf-8")
     return re.sub(r"\s+", " ", out.replace("\u00a0", " "))
 

@@ -66,7 +66,9 @@ def test_wrong_password_is_an_auth_error(dovecot, mail_user):
     started = time.monotonic()
     with pytest.raises(MailboxAuthError, match="login refused") as info:
         box.open()
-    assert isinstance(info.value, TransientError)
+    # Not transient: retrying at a steady pace would lock the account (spec 4).
+    assert not isinstance(info.value, TransientError)
+    assert "b'" not in str(info.value) and mail_user.name in str(info.value)
     assert time.monotonic() - started < 3
 
 

@@ -34,7 +34,7 @@ SPEC_KEYS = {"kind", "message_id", "from", "subject", "received_at", "reason", "
 
 @pytest.fixture
 def env(database: Database, tmp_path: Path):
-    settings = load_settings(None, database={"url": "unused"})
+    settings = load_settings(None, database={"url": "sqlite://"})
     pipeline = build_pipeline(settings, database)
     outbox = FolderOutbox(tmp_path / "out")
 

@@ -43,7 +43,7 @@ def _schema():
 
 @pytest.fixture
 def env(database: Database, tmp_path: Path):
-    settings = load_settings(None, database={"url": "unused"})
+    settings = load_settings(None, database={"url": "sqlite://"})  # the tests pass their own database
     pipeline = build_pipeline(settings, database)
     outbox = FolderOutbox(tmp_path / "out")
 

@@ -47,13 +47,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.require import have
+
 pytestmark = pytest.mark.integration
 
 YEAR = 2025
 SERVICE = "socialhansyn@ink.goteborg.se"
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "avsteg" / "config" / "schema.toml"
-HAVE_SOFFICE = shutil.which("soffice") is not None
-HAVE_POPPLER = shutil.which("pdftotext") is not None
 
 
 # --- the schema's labels, read from the file the customer edits -----------------------------
@@ -815,7 +815,8 @@ def test_board_report_figures(world: World) -> None:
         for tr in rows_xml)  # a row never runs over two pages
     assert len(document.inline_shapes) >= 1  # the chart
 
-    if HAVE_SOFFICE and HAVE_POPPLER:
+    if have("soffice", "prints the board report (LibreOffice)") and \
+            have("pdftotext", "reads the printed board report (poppler-utils)"):
         pdf = _to_pdf(world, world.root / "b.docx")
         printed = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                                  check=True).stdout

@@ -10,7 +10,7 @@ import pytest
 
 from avsteg.config.settings import SmtpSettings
 from avsteg.domain.errors import TransientError
-from avsteg.ingest.ports import PermanentDeliveryError, TemporaryDeliveryError
+from avsteg.ingest.ports import PermanentDeliveryError, SmtpAuthError, TemporaryDeliveryError
 from avsteg.ingest.smtp_outbox import SmtpOutbox, envelope_recipients
 from tests.support.servers import SmtpServer, free_port
 
@@ -117,8 +117,9 @@ def test_password_login_and_a_refused_password(smtp_server):
     assert [m.auth_user for m in smtp_server.messages] == ["avsteg@ink.goteborg.se"]
 
     bad = good.model_copy(update={"password": "fel"})
-    # A refused login is our configuration, never the message's fault: temporary.
-    with pytest.raises(TemporaryDeliveryError, match="login refused"):
+    # A refused login is our configuration, never the message's fault, and not temporary
+    # either: the reply stays queued and the worker backs off (spec 4).
+    with pytest.raises(SmtpAuthError, match="SMTP login refused by .* for avsteg@ink.goteborg.se"):
         SmtpOutbox(bad, OUR_ADDRESS).deliver(reply())
     assert len(smtp_server.messages) == 1
 

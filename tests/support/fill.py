@@ -7,7 +7,12 @@ from avsteg.forms.fill import (
     render_orgnr,
 )
 from avsteg.forms.fill_excel import fill_xlsx
-from tests.support.libreoffice import convert_to_pdf, libreoffice_roundtrip, soffice
+from tests.support.libreoffice import (
+    convert_to_pdf,
+    libreoffice_roundtrip,
+    need_pdftotext,
+    need_soffice,
+)
 from tests.support.samples import expected_json, sample_orgnr, sample_report
 
 __all__ = [
@@ -17,10 +22,11 @@ __all__ = [
     "fill_docx",
     "fill_xlsx",
     "libreoffice_roundtrip",
+    "need_pdftotext",
+    "need_soffice",
     "render_date",
     "render_number",
     "render_orgnr",
     "sample_orgnr",
     "sample_report",
-    "soffice",
 ]

@@ -1,7 +1,8 @@
 """LibreOffice as a test tool: re-save a file (a program that rewrites it, spec 2.3) or print it.
 
-Each call uses its own profile directory so parallel test workers do not fight over one. Every
-function returns None when LibreOffice is not installed, so callers can skip.
+Each call uses its own profile directory so parallel test workers do not fight over one. When
+LibreOffice is not installed the calling test is skipped — or, with AVSTEG_REQUIRE_SERVERS=1
+(CI), fails (tests/support/require.py).
 """
 
 from __future__ import annotations
@@ -11,22 +12,34 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.support.require import need
+
 _FILTERS = {"docx": "docx:MS Word 2007 XML", "xlsx": "xlsx:Calc MS Excel 2007 XML"}
 
 
+INSTALL = "apt-get install libreoffice-writer-nogui libreoffice-calc-nogui"
+
+
 def soffice() -> str | None:
+    """The LibreOffice executable, or None (for code that only asks; tests use need_soffice)."""
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def libreoffice_roundtrip(data: bytes, fmt: str, timeout: float = 120) -> bytes | None:
-    """Open ``data`` in LibreOffice and save it again as ``fmt``; None without LibreOffice.
+def need_soffice(why: str = "prints and re-saves Office files") -> str:
+    return need(("soffice", "libreoffice"), f"LibreOffice {why} ({INSTALL})")
+
+
+def need_pdftotext() -> str:
+    return need("pdftotext", "reads the text of printed PDFs (apt-get install poppler-utils)")
+
+
+def libreoffice_roundtrip(data: bytes, fmt: str, timeout: float = 120) -> bytes:
+    """Open ``data`` in LibreOffice and save it again as ``fmt``.
 
     This is "a program that rewrites the file on save" (spec 2.3). Each call uses its own
     profile directory so parallel test workers do not fight over one.
     """
-    exe = soffice()
-    if exe is None:
-        return None
+    exe = need_soffice("re-saves a file as a program that rewrites it would")
     with tempfile.TemporaryDirectory(prefix="avsteg-lo-") as tmp:
         root = Path(tmp)
         src = root / f"in.{fmt}"
@@ -41,11 +54,9 @@ def libreoffice_roundtrip(data: bytes, fmt: str, timeout: float = 120) -> bytes 
         return result.read_bytes()
 
 
-def convert_to_pdf(data: bytes, fmt: str, timeout: float = 120) -> bytes | None:
-    """``data`` (a .docx/.xlsx) printed to PDF by LibreOffice; None without LibreOffice."""
-    exe = soffice()
-    if exe is None:
-        return None
+def convert_to_pdf(data: bytes, fmt: str, timeout: float = 120) -> bytes:
+    """``data`` (a .docx/.xlsx) printed to PDF by LibreOffice."""
+    exe = need_soffice("prints the document to PDF")
     with tempfile.TemporaryDirectory(prefix="avsteg-lo-") as tmp:
         root = Path(tmp)
         src = root / f"in.{fmt}"

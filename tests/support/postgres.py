@@ -12,7 +12,8 @@ Fixtures (registered as a pytest plugin in tests/conftest.py):
   migrated to head, disposed afterwards.
 
 The PostgreSQL tests are skipped only when the PostgreSQL binaries are not installed, with
-the reason given; set ``AVSTEG_REQUIRE_POSTGRES=1`` (CI) to turn that skip into a failure.
+the reason given; ``AVSTEG_REQUIRE_SERVERS=1`` (CI, tests/support/require.py) turns that skip
+into a failure.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.support.require import missing
 
 if TYPE_CHECKING:
     from avsteg.storage import Database
@@ -188,9 +191,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
             "PostgreSQL binaries (initdb, pg_ctl) are not installed; "
             "install the Debian package `postgresql` to run these tests"
         )
-        if os.environ.get("AVSTEG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing(reason)
     started = time.monotonic()
     cluster = _start_cluster(bin_dir)
     cluster.startup_seconds = time.monotonic() - started

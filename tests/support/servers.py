@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from tests.support.net import TlsFiles, free_port, make_tls_files, wait_for_port
+from tests.support.require import need
 from tests.support.smtp_server import (  # re-exported: this module is the registered plugin
     ReceivedMessage,
     SmtpServer,
@@ -400,8 +401,8 @@ class DovecotServer:
 @pytest.fixture(scope="session")
 def dovecot(tls_files: TlsFiles) -> Iterator[DovecotServer]:
     """One private Dovecot for the session; tests isolate by taking a fresh ``mail_user``."""
-    if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    need("dovecot", "the real IMAP server of the mailbox tests (apt-get install dovecot-imapd)")
+    need("doveadm", "stops and kicks the test Dovecot (apt-get install dovecot-imapd)")
     directory = Path(tempfile.mkdtemp(prefix="avsteg-dovecot-"))
     server = DovecotServer(directory, tls_files)
     server.start()

@@ -308,14 +308,13 @@ def folder_ids(dovecot: Any, user: Any, folder: str) -> dict[str, tuple[str, ...
 def start_private_postgres() -> Any:
     """A private cluster (tests/support/postgres.py) this test may stop and start at will."""
     from tests.support.postgres import _start_cluster, find_postgres_bin
+    from tests.support.require import (
+        missing,  # here: the benchmarks import this module without pytest
+    )
 
     bin_dir = find_postgres_bin()
     if bin_dir is None:
-        import pytest
-
-        if os.environ.get("AVSTEG_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL binaries are not installed")
-        pytest.skip("PostgreSQL binaries are not installed")
+        missing("PostgreSQL binaries (initdb, pg_ctl) are not installed (apt-get install postgresql)")
     return _start_cluster(bin_dir)
 
 

@@ -17,6 +17,7 @@ from avsteg.domain.errors import ConfigurationError, TransientError
 from avsteg.ingest.oauth import (
     OAuthTokenProvider,
     TokenError,
+    TokenRefused,
     token_provider_from_settings,
     xoauth2_string,
 )
@@ -86,16 +87,27 @@ def test_invalidate_forces_a_fresh_token():
 
 
 def test_an_error_answer_is_transient_and_the_force_is_kept():
-    refused = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid secret"}
-    authority = Authority(token("old"), refused, token("new"))
+    busy = {"error": "temporarily_unavailable", "error_description": "AADSTS50196: try later"}
+    authority = Authority(token("old"), busy, token("new"))
     provider = OAuthTokenProvider(authority, clock=Clock())
     provider()
     provider.invalidate()
-    with pytest.raises(TokenError, match="AADSTS7000215") as info:
+    with pytest.raises(TokenError, match="AADSTS50196") as info:
         provider()
     assert isinstance(info.value, TransientError)
     assert provider() == "new"
     assert authority.calls == [False, True, True]
+
+
+def test_a_refused_secret_is_a_refused_login_not_a_temporary_failure():
+    refused = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid secret\nTrace"}
+    provider = OAuthTokenProvider(Authority(refused), clock=Clock(),
+                                  authority="https://login.example/t", client_id="app-1")
+    with pytest.raises(TokenRefused) as info:
+        provider()
+    assert not isinstance(info.value, TransientError)
+    assert str(info.value) == ("OAuth login refused by https://login.example/t for client app-1: "
+                               "invalid_client: AADSTS7000215: Invalid secret")
 
 
 def test_a_network_failure_becomes_a_token_error():
@@ -195,8 +207,8 @@ def test_msal_client_credentials_request_cache_and_forced_refresh():
     assert len(entra.token_requests()) == 2
 
 
-def test_msal_refusal_is_a_token_error():
+def test_msal_refusal_is_a_refused_login():
     entra = EntraInMemory("contoso-tenant")
     provider = token_provider_from_settings(imap_settings("wrong"), http_client=entra)
-    with pytest.raises(TokenError, match="invalid_client"):
+    with pytest.raises(TokenRefused, match="invalid_client"):
         provider()

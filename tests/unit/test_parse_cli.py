@@ -12,7 +12,12 @@ import pytest
 
 from avsteg.cli import main
 from avsteg.config.schema import default_schema
+from avsteg.forms.docx_template import build_docx
+from avsteg.parsers.convert import libreoffice_converter
 from avsteg.parsers.office.safety import REJECTIONS
+from avsteg.parsers.template import parse_attachment
+from tests.support import fill
+from tests.support.libreoffice import need_soffice
 from tests.unit.test_readers import make_docx, p, tbl, tr
 from tests.unit.test_safety import BILLION_LAUGHS, ole_blob
 
@@ -60,10 +65,6 @@ def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_filled_template_is_accepted_and_printed_unescaped(tmp_path: Path) -> None:
-    pytest.importorskip("avsteg.domain.validation")
-    fill = pytest.importorskip("tests.support.fill")
-    from avsteg.forms.docx_template import build_docx
-
     report, devs = fill.sample_report(SCHEMA, "event", n_deviations=1, seed=2)
     path = tmp_path / "händelse.docx"
     path.write_bytes(fill.fill_docx(build_docx(SCHEMA, "event"), report, devs, schema=SCHEMA))
@@ -93,15 +94,7 @@ def test_summary_without_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 @pytest.mark.integration
 def test_convert_odt_with_libreoffice(tmp_path: Path) -> None:
     """A real LibreOffice round trip: our template saved as .odt, parsed with --convert."""
-    pytest.importorskip("avsteg.domain.validation")
-    fill = pytest.importorskip("tests.support.fill")
-    from avsteg.forms.docx_template import build_docx
-    from avsteg.parsers.convert import find_soffice, libreoffice_converter
-    from avsteg.parsers.template import parse_attachment
-
-    soffice = find_soffice()
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
+    soffice = need_soffice("converts .odt for `avsteg parse --convert`")
     report, devs = fill.sample_report(SCHEMA, "event", n_deviations=1, seed=4)
     docx = fill.fill_docx(build_docx(SCHEMA, "event"), report, devs, schema=SCHEMA)
     src = tmp_path / "in.docx"

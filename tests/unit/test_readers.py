@@ -16,7 +16,10 @@ from docx import Document
 from openpyxl import Workbook, load_workbook
 
 from avsteg.config.schema import default_schema
-from avsteg.parsers.template import read_found
+from avsteg.forms.docx_template import build_docx
+from avsteg.forms.xlsx_template import build_xlsx
+from avsteg.parsers.template import parse_attachment, read_found
+from tests.support import fill
 
 SCHEMA = default_schema()
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -274,8 +277,6 @@ def test_strict_ooxml_namespace_is_read() -> None:
 
 def _fill_generated_docx(kind: str) -> bytes:
     """The real blank template, filled with python-docx the way a person would in Word."""
-    pytest.importorskip("avsteg.forms.docx_template")
-    from avsteg.forms.docx_template import build_docx
 
     doc = Document(io.BytesIO(build_docx(SCHEMA, kind)))
     values = {"Förvaltning/bolag": "Trafikkontoret", "Leverantör": "Städ AB",
@@ -442,8 +443,6 @@ def test_openpyxl_workbook_with_real_dates_and_shared_strings() -> None:
 
 
 def test_generated_excel_template_filled_in_with_openpyxl() -> None:
-    pytest.importorskip("avsteg.forms.xlsx_template")
-    from avsteg.forms.xlsx_template import build_xlsx
 
     wb = load_workbook(io.BytesIO(build_xlsx(SCHEMA, "event")))
     labels = {str(row[0].value).rstrip(" *"): row[1] for row in wb[SCHEMA.report_sheet].iter_rows() if row[0].value}
@@ -489,11 +488,6 @@ def _styles() -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize("fmt, style", _styles())
 def test_filled_templates_round_trip(fmt: str, style: dict) -> None:
-    pytest.importorskip("avsteg.domain.validation")
-    fill = pytest.importorskip("tests.support.fill")
-    from avsteg.forms.docx_template import build_docx
-    from avsteg.forms.xlsx_template import build_xlsx
-    from avsteg.parsers.template import parse_attachment
 
     kind = "annual" if style.get("blank_rows") else "event"
     report, devs = fill.sample_report(SCHEMA, kind, n_deviations=4 if kind == "annual" else 1, seed=len(str(style)))

@@ -11,14 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import uvicorn
 
 from avsteg.bootstrap import build_pipeline, build_web_app, open_database
@@ -30,6 +27,7 @@ from avsteg.storage import Database
 from avsteg.web.accounts import add_account
 from tests.support import emails
 from tests.support.net import free_port, wait_for_port
+from tests.support.require import missing, need
 from tests.support.worker_env import report_docx, report_message
 
 CASEWORKER = ("Anna Handläggare", "rätt-lösenord-1")
@@ -110,16 +108,10 @@ class LiveServer:
 
 
 def chromium_path() -> str:
-    """Debian's chromium; missing it fails in CI (AVSTEG_REQUIRE_BROWSER=1) and skips elsewhere."""
+    """Debian's chromium; missing it fails in CI (AVSTEG_REQUIRE_SERVERS=1) and skips elsewhere."""
     if Path(CHROMIUM).exists():
         return CHROMIUM
-    found = shutil.which("chromium")
-    if found:
-        return found
-    reason = "Debian's chromium is not installed (apt-get install chromium)"
-    if os.environ.get("AVSTEG_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return need("chromium", "the browser tests drive Debian's chromium (apt-get install chromium)")
 
 
 AXE_JS = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -128,10 +120,7 @@ AXE_JS = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 def axe_path() -> Path:
     if AXE_JS.exists():
         return AXE_JS
-    reason = f"axe-core is not installed ({AXE_JS}); run: npm install --prefix tests/web"
-    if os.environ.get("AVSTEG_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing(f"axe-core is not installed ({AXE_JS}); run: npm ci --prefix tests/web")
 
 
 def serve(register: Register) -> Iterator[LiveServer]:
