@@ -3,14 +3,12 @@
 ``tests/web/oidc_provider/server.mjs`` configures it as an Entra ID app registration would be
 (a confidential client, PKCE required, app roles in the ID token's ``roles`` claim); scripts/test
 installs it (``npm ci --prefix tests/web/oidc_provider``). Missing node or the package fails the
-test in CI (AVSTEG_REQUIRE_BROWSER=1) and skips it elsewhere.
+test in CI (AVSTEG_REQUIRE_SERVERS=1) and skips it elsewhere.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import wait_for_port
+from tests.support.require import missing, need
 
 HERE = Path(__file__).parent / "oidc_provider"
 CLIENT_ID = "avsteg-web-test"
@@ -44,15 +43,11 @@ class Provider:
 
 
 def _node() -> str:
-    node = shutil.which("node")
-    installed = (HERE / "node_modules" / "oidc-provider" / "package.json").exists()
-    if node and installed:
-        return node
-    reason = ("the test OpenID provider is not installed: apt-get install nodejs npm; "
-              "npm ci --prefix tests/web/oidc_provider")
-    if os.environ.get("AVSTEG_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    node = need("node", "runs the test OpenID provider (apt-get install nodejs npm)")
+    if not (HERE / "node_modules" / "oidc-provider" / "package.json").exists():
+        missing("the test OpenID provider is not installed: "
+                "npm ci --prefix tests/web/oidc_provider")
+    return node
 
 
 @contextmanager
