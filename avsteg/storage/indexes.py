@@ -14,8 +14,8 @@ from sqlalchemy import Index
 
 from avsteg.storage.models import Base
 
-FILTERS = {"report_versions": ("year", "organisation", "report_type")}
-SEARCH = {
+FILTERS: dict[str, tuple[str, ...]] = {"report_versions": ("year", "organisation", "report_type")}
+SEARCH: dict[str, tuple[str, ...]] = {
     "reports": ("reference",),
     "report_versions": ("organisation", "contact_name", "contact_email", "filename"),
     "messages": ("sender", "subject"),
