@@ -169,9 +169,15 @@ def scheduled_jobs(settings: Settings, db: Database) -> Callable[[Any], object]:
 
 def build_web_app(settings: Settings, db: Database):
     """The web app on ``db``; reprocessing and pending actions use the worker's own pipeline."""
-    # Imported here: Starlette, Jinja2 and Argon2 are for `avsteg web` only; the worker and
-    # the other commands start without them.
-    from avsteg.web.app import create_app
+    # Imported here: Starlette, Jinja2, Argon2 and Authlib are for `avsteg web` only; the worker
+    # and the other commands start without them.
+    from avsteg.web.app import create_app, starlette_app  # web only (see above)
+    from avsteg.web.oidc import entra_sign_in  # Authlib: web only (see above)
 
-    return create_app(settings, db, schema_of(settings),
-                      pipeline_factory=lambda: build_pipeline(settings, db))
+    entra = entra_sign_in(settings.web)
+    app = create_app(settings, db, schema_of(settings),
+                     pipeline_factory=lambda: build_pipeline(settings, db),
+                     extra_routes=entra.routes() if entra else None)
+    if entra:
+        starlette_app(app).state.web.extra["oidc_label"] = entra.label
+    return app

@@ -195,6 +195,34 @@ class WebSettings(BaseModel):
     login_attempts: int = 5  # failed sign-ins per name and address within login_window_seconds
     login_window_seconds: float = 900.0
     page_size: int = 50  # rows per page in Registret
+    # Sign-in with Microsoft Entra ID (OpenID Connect, authorization code + PKCE). On when
+    # oidc_client_id and oidc_tenant_id (or oidc_metadata_url) are set; local accounts still work.
+    oidc_tenant_id: str | None = None  # the directory (tenant) id of the app registration
+    # Another OpenID provider (or a national cloud): its .well-known/openid-configuration URL.
+    oidc_metadata_url: str | None = None
+    oidc_client_id: str | None = None  # the app registration's application (client) id
+    oidc_client_secret: str | None = None  # prefer AVSTEG_WEB__OIDC_CLIENT_SECRET
+    # The app roles (their "value") that make a user handläggare or läsare; neither: refused.
+    oidc_role_handlaggare: str = "Avsteg.Handlaggare"
+    oidc_role_lasare: str = "Avsteg.Lasare"
+    # The redirect URI registered in Entra ID. Unset: https://HOST/auth/callback as the browser
+    # reached the app (behind a proxy that needs trust_proxy_headers for the https scheme).
+    oidc_redirect_uri: str | None = None
+    oidc_state_seconds: int = 600  # how long a sign-in may take at Microsoft before it is refused
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_client_id and (self.oidc_tenant_id or self.oidc_metadata_url))
+
+    @property
+    def oidc_metadata(self) -> str | None:
+        """The provider's discovery document: the tenant's v2.0 one unless another is given."""
+        if self.oidc_metadata_url:
+            return self.oidc_metadata_url
+        if self.oidc_tenant_id:
+            return (f"https://login.microsoftonline.com/{self.oidc_tenant_id}"
+                    "/v2.0/.well-known/openid-configuration")
+        return None
 
 
 class Settings(BaseSettings):

@@ -17,6 +17,7 @@ Importing this package connects to nothing.
 """
 
 from avsteg.storage import graph_models  # noqa: F401 - puts the Graph tables in Base.metadata
+from avsteg.storage import indexes as _indexes  # noqa: F401  (0007's indexes on the tables)
 from avsteg.storage.database import Database
 from avsteg.storage.history import (
     SYSTEM_ACTOR,

@@ -7,7 +7,7 @@ signed session cookie under ``"user"``::
 
 Local accounts (:mod:`avsteg.web.login`) are one way to sign in; Entra ID (OpenID Connect) is
 another: it only has to call :func:`sign_in` with the user it found in the ID token. Routes
-under ``/logga-in`` are reachable without a session (see :data:`PUBLIC_PREFIXES`).
+under ``/logga-in`` (and ``/auth/callback``) are reachable without a session (see :data:`PUBLIC_PREFIXES`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ READER = "läsare"
 ROLES = (CASEWORKER, READER)
 SESSION_USER = "user"
 SESSION_CSRF = "csrf"
-PUBLIC_PREFIXES = ("/healthz", "/static/", "/logga-in")
+# /auth/callback: where Entra ID sends the browser back after signing in (avsteg.web.oidc).
+PUBLIC_PREFIXES = ("/healthz", "/static/", "/logga-in", "/auth/callback")
 
 
 @dataclass(frozen=True)

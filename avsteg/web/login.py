@@ -59,7 +59,10 @@ async def login_submit(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    user = current_user(request)
     sign_out(request)
+    if user is not None:
+        log.info("signed out: %s (%s, via %s)", user.name, user.role, user.via)
     request.session["flash"] = "Du är utloggad."
     return RedirectResponse("/logga-in", 303)
 

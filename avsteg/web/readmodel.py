@@ -21,6 +21,7 @@ from avsteg.storage.read_model import (
     ReportSummary,
     VersionView,
     list_reports,
+    matching_report_ids,
     message_raw,
     register_choices,
     register_figures,
@@ -92,7 +93,7 @@ def filtered_register(db: Database, schema: Schema, f: Filters) -> Register:
     with db.unit_of_work(readonly=True) as s:
         found = list_reports(s, **f.query(), sort=sort,  # type: ignore[arg-type]
                              descending=f.descending)
-        register = register_rows(s, schema=schema)
+        register = register_rows(s, schema=schema, only=matching_report_ids(**f.query()))
     order = {r.reference: i for i, r in enumerate(found.items)}
     return Register(
         reports=sorted((r for r in register.reports if r.reference in order),

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from avsteg.config.schema import default_schema
@@ -83,12 +83,16 @@ def register_rows(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     schema: Schema | None = None,
+    only: Select[Any] | None = None,
 ) -> Register:
     """The newest version of each report (and every version for Historik) within the period.
 
     ``year`` selects on the report's Rapportår; ``date_from``/``date_to`` (inclusive) on the
     local date the report's first version arrived. Withdrawn reports are included, marked
     ``återkallad``; the export and the board report leave them out of their figures.
+    ``only``: a select of report ids (e.g. :func:`~.reports.matching_report_ids`) to keep to.
+    The year and ``only`` are applied in SQL, so a year or a filtered set of a large register
+    loads only its own reports (the period is checked again below, exactly).
     """
     if schema is None:
         schema = default_schema()
@@ -102,6 +106,17 @@ def register_rows(
         )
         .order_by(m.Report.reference)
     )
+    if year is not None:
+        current = (
+            select(m.ReportVersion.report_id)
+            .join(m.Report, and_(m.Report.id == m.ReportVersion.report_id,
+                                 m.Report.current_version == m.ReportVersion.version))
+            .where(or_(m.ReportVersion.year == year,
+                       and_(m.ReportVersion.year.is_(None), m.Report.year == year)))
+        )
+        query = query.where(m.Report.id.in_(current))
+    if only is not None:
+        query = query.where(m.Report.id.in_(only))
     reports: list[ReportRow] = []
     deviations: list[DeviationRow] = []
     versions: list[VersionRow] = []
