@@ -63,6 +63,9 @@ class Handler(BaseHTTPRequestHandler):
             for fault in g.faults:
                 if fault.count > 0 and (fault.method in (None, method)) and fault.pattern.search(path):
                     fault.count -= 1
+                    if fault.kind == "revoke":
+                        g.tokens.clear()  # this request's token too: it will be refused
+                        break
                     if fault.kind == "drop-after":
                         drop_after = True
                         break

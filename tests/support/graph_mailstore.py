@@ -47,7 +47,7 @@ class Message:
 class Fault:
     method: str | None
     pattern: re.Pattern[str]
-    kind: str  # "status" or "drop"
+    kind: str  # "status", "drop", "drop-after" or "revoke"
     status: int = 0
     retry_after: str | None = None
     count: int = 1
@@ -193,6 +193,13 @@ class GraphServer:
         """Every access token issued so far is refused (401) from now on."""
         with self.lock:
             self.tokens.clear()
+
+    def revoke_tokens_at(self, pattern: str, *, method: str | None = None) -> None:
+        """At the next matching request, every access token issued so far is refused (401) from
+        then on, that request included: a revocation at a known point of the work, not a moment
+        in time that a fast machine may already have passed."""
+        with self.lock:
+            self.faults.append(Fault(method, re.compile(pattern), "revoke"))
 
     def count(self, method: str, pattern: str, status: int | None = None) -> int:
         rx = re.compile(pattern)
