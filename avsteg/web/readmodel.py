@@ -32,6 +32,7 @@ from avsteg.storage.read_model import (
     register_stamp,
     register_summary,
     report_details,
+    report_order,
     version_authors,
 )
 
@@ -96,10 +97,10 @@ def filtered_register(db: Database, schema: Schema, f: Filters) -> Register:
     """Exactly the reports Registret shows for ``f`` (every page), as the export reads them."""
     sort = SORTS.get(f.sort, "received")
     with db.unit_of_work(readonly=True) as s:
-        found = list_reports(s, **f.query(), sort=sort,  # type: ignore[arg-type]
-                             descending=f.descending)
+        references = report_order(s, **f.query(), sort=sort,  # type: ignore[arg-type]
+                                  descending=f.descending)
         register = register_rows(s, schema=schema, only=matching_report_ids(**f.query()))
-    order = {r.reference: i for i, r in enumerate(found.items)}
+    order = {reference: i for i, reference in enumerate(references)}
     return Register(
         reports=sorted((r for r in register.reports if r.reference in order),
                        key=lambda r: order[r.reference]),

@@ -33,7 +33,13 @@ from avsteg.services.delivery import deliver_due
 from avsteg.storage import Database
 from avsteg.storage.bulk import multiply_register
 from avsteg.storage.models import DeviationRow, MessageRow, Report, ReportVersion
-from avsteg.storage.read_model import matching_report_ids, register_rows
+from avsteg.storage.read_model import (
+    SORT_KEYS,
+    list_reports,
+    matching_report_ids,
+    register_rows,
+    report_order,
+)
 from tests.support.register_rows_before import register_rows_before
 
 pytestmark = pytest.mark.integration
@@ -110,7 +116,24 @@ def same(new: Register, old: Register) -> None:
     assert new == old
 
 
+def orders(db: Database) -> None:
+    """The export of a filtered Registret keeps the page's order, read as references only."""
+    filters: list[dict[str, Any]] = [{}, {"year": 2025, "status": "current"},
+                                     {"search": "ab"}, {"organisation": "Trafikkontoret"}]
+    with db.unit_of_work(readonly=True) as s:
+        for query in filters:
+            for sort in SORT_KEYS:
+                for descending in (False, True):
+                    listed = list_reports(s, **query, sort=sort,  # type: ignore[arg-type]
+                                          descending=descending).items
+                    assert report_order(s, **query, sort=sort,  # type: ignore[arg-type]
+                                        descending=descending) == \
+                        [r.reference for r in listed], (query, sort, descending)
+        assert len(report_order(s)) > 150
+
+
 def check(db: Database, schema: Schema) -> None:
+    orders(db)
     calls: list[dict[str, Any]] = [
         {}, {"year": 2024}, {"year": 2025}, {"year": 2026}, {"year": 2031},
         {"date_from": dt.date(2025, 3, 2)}, {"date_to": dt.date(2025, 3, 1)},

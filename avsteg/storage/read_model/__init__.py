@@ -26,6 +26,7 @@ from avsteg.storage.read_model.reports import (
     register_choices,
     register_figures,
     report_details,
+    report_order,
     version_authors,
 )
 from avsteg.storage.read_model.summary import register_stamp, register_summary
@@ -72,5 +73,6 @@ __all__ = [
     "register_stamp",
     "register_summary",
     "report_details",
+    "report_order",
     "service_status",
 ]
