@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Sequence
+from copy import deepcopy
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,8 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
+from docx.text.font import Font
+from lxml.etree import SubElement
 
 from avsteg.domain.figures import Summary, Totals, organisation_names, summarise
 from avsteg.domain.register import (
@@ -91,40 +94,67 @@ def _set_swedish(document: Any) -> None:
 def _table(document: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]],
            numeric: Sequence[int] = (), bold_last: bool = False,
            widths: Sequence[float] | None = None, body_size: float = 9) -> None:
+    """A table with a header row repeated on every page, numbers right-aligned.
+
+    The header and ONE body row are made with python-docx's API; every row of ``rows`` is a
+    copy of that prepared ``w:tr`` with its texts filled in. python-docx's per-cell API
+    (``add_row``, ``row.cells``, one more pass per property) took 25 s for the 20,000
+    deviations of a large year; copying takes well under one (bench/board_report.py). The XML
+    is the same as the per-cell API writes (tests/unit/test_board_report.py compares them).
+    """
     table = document.add_table(rows=1, cols=len(headers))
     table.style = document.styles[TABLE_STYLE]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     _look(table)
-    for i, header in enumerate(headers):
-        cell = table.rows[0].cells[i]
-        cell.paragraphs[0].add_run(header)
-        if i in numeric:
-            cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    _repeat_header(table.rows[0])
-    for r, row in enumerate(rows):
-        new_row = table.add_row()
-        _keep_together(new_row)
-        cells = new_row.cells
-        for i, value in enumerate(row):
-            text = format_number(value) if i in numeric else ("" if value is None else str(value))
-            paragraph = cells[i].paragraphs[0]
-            run = paragraph.add_run(text)
-            if bold_last and r == len(rows) - 1:
-                run.bold = True
-            if i in numeric:
-                paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    for n, row in enumerate(table.rows):
-        for cell in row.cells:
-            for paragraph in cell.paragraphs:
-                for run in paragraph.runs:
-                    run.font.size = Pt(8 if n == 0 else body_size)  # long headers, narrow numbers
     if widths:
         table.autofit = False  # LibreOffice and Word keep the widths only with autofit off
         for column, width in zip(table.columns, widths):
             column.width = Cm(width)
-        for row in table.rows:
-            for cell, width in zip(row.cells, widths):
-                cell.width = Cm(width)
+    header = table.rows[0]
+    for i, (cell, text) in enumerate(zip(header.cells, headers)):
+        _prepare(cell, i, text, 8, numeric, widths)  # long headers, narrow numbers
+    _repeat_header(header)
+    prepared = table.add_row()
+    _keep_together(prepared)
+    for i, cell in enumerate(prepared.cells):
+        _prepare(cell, i, "", body_size, numeric, widths)
+    plain = prepared._tr
+    tbl = plain.getparent()
+    tbl.remove(plain)
+    bold = deepcopy(plain)
+    for r in bold.iter(qn("w:r")):
+        Font(r).bold = True
+    last = len(rows) - 1
+    for n, row in enumerate(rows):
+        tr = deepcopy(bold if bold_last and n == last else plain)
+        for i, (r, value) in enumerate(zip(tr.iter(qn("w:r")), row)):
+            text = format_number(value) if i in numeric else ("" if value is None else str(value))
+            if text:
+                _put_text(r, text)
+        tbl.append(tr)
+
+
+def _prepare(cell: Any, column: int, text: str, size: float, numeric: Sequence[int],
+             widths: Sequence[float] | None) -> None:
+    """One cell's single run: its text, font size, alignment and width."""
+    paragraph = cell.paragraphs[0]
+    paragraph.add_run(text).font.size = Pt(size)
+    if column in numeric:
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    if widths:
+        cell.width = Cm(widths[column])
+
+
+def _put_text(r: Any, text: str) -> None:
+    """A run's text as python-docx's ``Run.text`` writes it, without its walk per character
+    when there is no tab or line break to turn into ``w:tab``/``w:br``."""
+    if "\t" in text or "\n" in text or "\r" in text:
+        r.text = text
+        return
+    t = SubElement(r, qn("w:t"))
+    t.text = text
+    if len(text.strip()) < len(text):
+        t.set(qn("xml:space"), "preserve")
 
 
 def _look(table: Any) -> None:

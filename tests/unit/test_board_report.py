@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
 import pytest
 from docx import Document
+from lxml import etree
 
 from avsteg.domain.figures import summarise
 from avsteg.domain.register import Period, Register
+from avsteg.register import board_report
 from avsteg.register.board_report import build_board_report, format_number, summary_text
+from tests.support.board_table_before import table_before
 from tests.unit.test_export import SCHEMA, active_deviations, sample_register
 
 NBSP = "\u00a0"
@@ -130,3 +134,42 @@ def test_what_annat_is_is_shown_with_the_measures(register: Register, document) 
     for d in described:
         assert any(f"Annat ({d.values['measures_other']})" in cell for cell in shown), shown
     assert sum("Annat (" in cell for cell in shown) == len(described)
+
+
+def _document_xml(docx: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(docx)) as z:
+        return z.read("word/document.xml")
+
+
+def test_the_document_is_what_the_per_cell_api_wrote(register: Register, monkeypatch) -> None:
+    """Rows copied from one prepared row give the XML python-docx's per-cell API gave."""
+    part = register.filtered(Period(year=2026))
+    fast = _document_xml(build_board_report(part, SCHEMA, today=TODAY))
+    monkeypatch.setattr(board_report, "_table", table_before)
+    slow = _document_xml(build_board_report(part, SCHEMA, today=TODAY))
+    assert b"<w:tbl>" in fast and fast.count(b"<w:tr") > len(part.deviations)
+    assert fast == slow
+
+
+ODD_ROWS = [
+    ["Lokalförvaltningen", None, "", 0, Decimal("2.5")],
+    ["  inledande och avslutande blanksteg ", "a\tb", "rad 1\nrad 2\r\nrad 3", 1200, None],
+    ["<&> \"citat\" 'apostrof'", "Bygg & Mark AB", "\t", 7, Decimal("12.0")],
+    ["Totalt", "x", "y", 1234567, 3],
+]
+
+
+@pytest.mark.parametrize("options", [
+    {"numeric": [3, 4], "bold_last": True, "widths": [4.0, 4.0, 2.9, 2.8, 2.9]},
+    {"numeric": [4], "body_size": 8},
+    {"numeric": [], "widths": [3, 3, 3, 3, 3]},
+])
+def test_odd_cells_are_written_as_the_per_cell_api_wrote_them(options) -> None:
+    headers = ["Förvaltning", "Upphandling", "Leverantör", " Antal ", ""]
+    written = []
+    for make in (board_report._table, table_before):
+        document = Document()
+        make(document, headers, ODD_ROWS, **options)
+        written.append(etree.tostring(document.element.body))
+    assert written[0] == written[1]
+    assert b"<w:tab/>" in written[0] and b"<w:br/>" in written[0]

@@ -62,7 +62,12 @@ def _converters(fields: Iterable[Field]) -> dict[str, Field]:
 
 
 def _typed_values(values: dict[str, Any] | None, types: dict[str, Field]) -> dict[str, Any]:
-    return {k: typed(types.get(k), v) for k, v in (values or {}).items()}
+    """A copy of ``values`` (in its order) with :func:`typed` applied to the keys it changes."""
+    out = dict(values or {})
+    for key, f in types.items():
+        if key in out:
+            out[key] = typed(f, out[key])
+    return out
 
 
 def _received(v: Row[Any]) -> dt.datetime:
@@ -120,7 +125,7 @@ def _versions(session: Session, scope: Scope) -> dict[int, list[Row[Any]]]:
         .order_by(R.reference, V.version)
     )
     out: dict[int, list[Row[Any]]] = {}
-    rows: Iterable[Row[Any]] = session.execute(query)
+    rows: Iterable[Row[Any]] = session.connection().execute(query)
     for row in rows:
         out.setdefault(row.report_id, []).append(row)
     return out
@@ -147,7 +152,7 @@ def _deviations(session: Session, scope: Scope, newest: set[int]
     )
     counts: dict[int, tuple[int, int]] = {}
     rows: dict[int, list[Row[Any]]] = {}
-    for d in session.execute(query):
+    for d in session.connection().execute(query):
         number, jobs = counts.get(d.version_id, (0, 0))
         counts[d.version_id] = (number + 1, jobs + (d.jobs_created or 0))
         if d.version_id in newest:
@@ -242,7 +247,7 @@ def register_rows(
 def _actions(session: Session, scope: Scope) -> list[ActionRow]:
     """Every act of a person on the reports in scope (history rows that name one), oldest first."""
     H = m.HistoryRow
-    rows = session.execute(
+    rows = session.connection().execute(
         select(H.at, H.actor, H.action, H.reason, H.details, m.Report.reference)
         .join(m.Report, m.Report.id == H.report_id)
         .where(*scope(H.report_id))
