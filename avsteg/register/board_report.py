@@ -42,6 +42,7 @@ from avsteg.register.export import label
 NBSP = "\u00a0"
 TABLE_STYLE = "Light List Accent 1"
 CHART_MAX_BARS = 20
+_W_R, _W_T, _XML_SPACE = qn("w:r"), qn("w:t"), qn("xml:space")  # once, not once per cell
 
 
 def format_number(value: Decimal | float | None) -> str:
@@ -122,12 +123,12 @@ def _table(document: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]],
     tbl = plain.getparent()
     tbl.remove(plain)
     bold = deepcopy(plain)
-    for r in bold.iter(qn("w:r")):
+    for r in bold.iter(_W_R):
         Font(r).bold = True
     last = len(rows) - 1
     for n, row in enumerate(rows):
         tr = deepcopy(bold if bold_last and n == last else plain)
-        for i, (r, value) in enumerate(zip(tr.iter(qn("w:r")), row)):
+        for i, (r, value) in enumerate(zip(tr.iter(_W_R), row)):
             text = format_number(value) if i in numeric else ("" if value is None else str(value))
             if text:
                 _put_text(r, text)
@@ -151,10 +152,10 @@ def _put_text(r: Any, text: str) -> None:
     if "\t" in text or "\n" in text or "\r" in text:
         r.text = text
         return
-    t = SubElement(r, qn("w:t"))
+    t = SubElement(r, _W_T)
     t.text = text
     if len(text.strip()) < len(text):
-        t.set(qn("xml:space"), "preserve")
+        t.set(_XML_SPACE, "preserve")
 
 
 def _look(table: Any) -> None:

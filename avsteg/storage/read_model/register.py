@@ -32,7 +32,7 @@ from avsteg.storage import models as m
 # The field types :func:`typed` changes; a value of any other type is given back as it is.
 _TYPED = ("date", "integer", "year", "decimal", "multichoice")
 # The deviation's typed columns: what the register sums; they win over the JSON copy.
-_NUMBER_COLUMNS = ("jobs_created", "employments", "internships", "fulltime_months",
+_TYPED_COLUMNS = ("jobs_created", "employments", "internships", "fulltime_months",
                    "procurement", "supplier")
 _CHOICE_COLUMNS = ("measures", "target_groups")
 
@@ -77,7 +77,7 @@ def _received(v: Row[Any]) -> dt.datetime:
 
 def _deviation_values(d: Row[Any], types: dict[str, Field]) -> dict[str, Any]:
     values = _typed_values(d.values, types)
-    for key in _NUMBER_COLUMNS:
+    for key in _TYPED_COLUMNS:
         column = getattr(d, key)
         if column is not None:
             values[key] = column
@@ -144,7 +144,7 @@ def _deviations(session: Session, scope: Scope, newest: set[int]
     """Per version: how many deviations and the jobs they created; the rows of the newest."""
     D, V = m.DeviationRow, m.ReportVersion
     query = (
-        select(D.version_id, D.position, *(getattr(D, k) for k in _NUMBER_COLUMNS),
+        select(D.version_id, D.position, *(getattr(D, k) for k in _TYPED_COLUMNS),
                *(getattr(D, k) for k in _CHOICE_COLUMNS), D.values)
         .join(V, V.id == D.version_id)
         .where(*scope(V.report_id))
@@ -186,6 +186,9 @@ def register_rows(
     report_types = _converters(schema.report_fields)
     deviation_types = _converters(schema.deviation_fields)
     in_scope = _scope(year, only)
+    # The selects go to the connection, past the ORM's autoflush: flush what the caller's
+    # unit of work changed (a job's session), so it is read as the ORM query read it.
+    session.flush()
     versions = _versions(session, in_scope)
     newest_of = {report_id: _newest(rows) for report_id, rows in versions.items()}
     counts, current_deviations = _deviations(
