@@ -85,7 +85,7 @@ def register_page(db: Database, f: Filters, page_size: int) -> RegisterPage:
         page = min(max(1, f.page), pages)
         found = list_reports(s, **f.query(), sort=sort,  # type: ignore[arg-type]
                              descending=f.descending, offset=(page - 1) * page_size,
-                             limit=page_size)
+                             limit=page_size, total=figures.reports)
     return RegisterPage(
         rows=found.items, figures=figures, total_rows=found.total, page=page, pages=pages,
         years=choices["years"], organisations=choices["organisations"],

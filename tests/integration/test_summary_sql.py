@@ -1,10 +1,12 @@
-"""Sammanställning summed by the database gives exactly what summing the loaded register gives.
+"""Figures summed by the database give exactly what summing the loaded rows gives.
 
 The web page asks PostgreSQL or SQLite for grouped sums (``register_summary``) instead of loading
 a year of reports (``register_rows`` + ``summarise``, which the export and board report still
 use). This holds the two to one answer on a register with what makes figures hard: the same
 organisation typed in other case and spacing, withdrawn reports, a deviation without options,
 an option outside the schema, several options on one deviation, and years without reports.
+Registret's figures (``register_figures``, one statement) are held to the lines
+``list_reports`` gives for the same filters.
 """
 
 from __future__ import annotations
@@ -19,11 +21,17 @@ from sqlalchemy import select
 from avsteg.bootstrap import build_pipeline, open_database
 from avsteg.config.settings import load_settings
 from avsteg.domain.figures import Summary, summarise
+from avsteg.domain.vocabulary import WITHDRAWN
 from avsteg.samples import first_batch
 from avsteg.storage import Database
 from avsteg.storage.bulk import multiply_register
 from avsteg.storage.models import DeviationRow
-from avsteg.storage.read_model import register_rows, register_summary
+from avsteg.storage.read_model import (
+    list_reports,
+    register_figures,
+    register_rows,
+    register_summary,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -104,3 +112,28 @@ def test_sqlite_sums_as_python_does(sqlite_register: Database) -> None:
 
 def test_postgresql_sums_as_python_does(postgres_register: Database) -> None:
     check(postgres_register)
+
+
+def check_registret(db: Database) -> None:
+    with db.unit_of_work(readonly=True) as s:
+        for filters in ({}, {"year": 2025}, {"organisation": "Trafikkontoret"},
+                        {"status": "withdrawn"}, {"status": "current", "year": 2026},
+                        {"search": "lokalförv"}, {"search": "AVS-2025-00"},
+                        {"search": "ingen träff alls"}):
+            lines = list_reports(s, **filters).items  # type: ignore[arg-type]
+            figures = register_figures(s, **filters)  # type: ignore[arg-type]
+            active = [r for r in lines if r.status != WITHDRAWN]
+            assert (figures.reports, figures.withdrawn, figures.deviations, figures.jobs_created) \
+                == (len(lines), len(lines) - len(active), sum(r.deviations for r in active),
+                    sum(r.jobs_created for r in active)), filters
+            paged = list_reports(s, **filters, limit=5, total=figures.reports)  # type: ignore
+            assert paged.total == len(lines) and paged.items == lines[:5]
+        assert register_figures(s).withdrawn > 0
+
+
+def test_sqlite_registret_figures_are_its_lines(sqlite_register: Database) -> None:
+    check_registret(sqlite_register)
+
+
+def test_postgresql_registret_figures_are_its_lines(postgres_register: Database) -> None:
+    check_registret(postgres_register)
