@@ -67,6 +67,7 @@ class ImapSettings(_Section):
     oauth_scope: str = "https://outlook.office365.com/.default"
     timeout_seconds: float = 60.0
     batch_size: int = 50
+    batch_bytes: int = 32 * 1024 * 1024  # message bytes per FETCH; a larger message goes alone
     account: str | None = None  # ledger key; default username@host
 
     @property

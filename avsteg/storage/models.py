@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -113,7 +115,10 @@ class MessageRow(Base):
     # Deferred: listing the register must not pull every message's bytes.
     raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)  # of the whole message, also when cut
+    # True: over policy.max_message_bytes, so ``raw`` holds only the headers; the whole message
+    # was left in the mailbox (filed away there like any other).
+    cut: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     message_id_header: Mapped[str | None] = mapped_column(String(998))
     sender: Mapped[str | None] = mapped_column(String(998))
     subject: Mapped[str | None] = mapped_column(Text)

@@ -52,6 +52,7 @@ class WaitingRow:
     attempts: int = 0
     since: dt.datetime | None = None  # when it started to wait (processed_at, reply created)
     set_aside: bool = False  # on messages.pending (else derived from other rows)
+    cut_size: int | None = None  # the message's size when only its headers were stored
 
 
 # -- trusted domains ------------------------------------------------------------------------
@@ -86,6 +87,7 @@ def _message_row(kind: str, m: MessageRow, detail: str | None, *, set_aside: boo
         kind=kind, message_pk=m.id, reply_pk=None, message_id=m.message_id_header,
         sender=m.sender, subject=m.subject, received_at=m.received_at, detail=detail,
         attempts=m.attempts or 0, since=m.processed_at or m.stored_at, set_aside=set_aside,
+        cut_size=m.size if m.cut else None,
     )
 
 

@@ -310,6 +310,7 @@ def _message(row: MessageRow, problems: Sequence[ProblemRow]) -> MessageView:
         reprocessed_from=row.reprocessed_from,
         errors=tuple(_problem(p) for p in problems
                      if p.message_id == row.id and p.severity == "error"),
+        size=row.size or 0, cut=bool(row.cut),
     )
 
 
