@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -32,7 +31,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -112,13 +110,10 @@ class MessageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Deferred: listing the register must not pull every message's bytes.
-    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # lists never pull the bytes
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)  # of the whole message, also when cut
-    # True: over policy.max_message_bytes, so ``raw`` holds only the headers; the whole message
-    # was left in the mailbox (filed away there like any other).
-    cut: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cut: Mapped[bool] = mapped_column(default=False, server_default="0")  # raw: headers only
     message_id_header: Mapped[str | None] = mapped_column(String(998))
     sender: Mapped[str | None] = mapped_column(String(998))
     subject: Mapped[str | None] = mapped_column(Text)

@@ -22,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("cut", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+                                   server_default="0"))
 
 
 def downgrade() -> None:
