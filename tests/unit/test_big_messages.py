@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from rich.console import Console
 
+from avsteg.commands.show import print_details
 from avsteg.domain.vocabulary import cut_note
 from avsteg.ingest.graph_client import GraphClient, GraphUnavailable
 from avsteg.ingest.imap_fetch import Batch, content, plan
@@ -131,6 +133,9 @@ def test_the_read_model_says_which_stored_messages_are_cut(rig):
     assert m.cut and m.size == 123456789
     assert m.to_json()["cut"] is True and m.to_json()["size"] == 123456789
     assert cut_note(m.size).startswith("Meddelandet var för stort (117,7 MB)")
+    console = Console(record=True, width=200)
+    print_details(details.to_json(), rig.schema, console)  # what ``avsteg show`` prints
+    assert cut_note(123456789) in console.export_text()
 
 
 def test_a_message_at_the_limit_is_fetched_whole(rig):
