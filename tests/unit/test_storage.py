@@ -77,6 +77,7 @@ APP_TABLES = {
     "report_versions",
     "reports",
     "trusted_domains",
+    "web_sessions",
 }
 
 
