@@ -5,7 +5,7 @@ mailbox, filed away as usual); ``messages.size`` keeps its real size and ``cut``
 ``raw`` is not the whole message.
 
 Revision ID: 0009_cut_messages
-Revises: 0007
+Revises: 0008_web_sessions
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_cut_messages"
-down_revision = "0007"
+down_revision = "0008_web_sessions"
 branch_labels = None
 depends_on = None
 
