@@ -183,19 +183,21 @@ class GraphClient:
         return self.request("POST", path, content=text.encode("ascii"),
                             headers={"Content-Type": "text/plain"}, idempotent=idempotent)
 
-    def download(self, path: str, *, limit: int, headers: Headers | None = None) -> Download:
-        """GET a body, reading at most ``limit + 1`` bytes of it: a 150 MB message is never held
-        whole when only its first bytes are wanted. A connection lost while reading is retried
-        like any read."""
+    def download(self, path: str, *, limit: int, head: int = 1024 * 1024,
+                 headers: Headers | None = None) -> Download:
+        """GET a body of at most ``limit`` bytes; of a larger one only the first ``head`` bytes
+        (when Content-Length says so up front) or ``limit + 1`` (when it does not): a 150 MB
+        message is never held whole. A connection lost while reading is retried like any read."""
         wanted = httpx.Headers(headers)
         wanted["Accept-Encoding"] = "identity"  # so Content-Length is the body's real size
         for attempt in range(1, self._max_retries + 1):
             response = self.request("GET", path, headers=wanted, stream=True)
             try:
-                data = _read_at_most(response, limit + 1)
                 length = response.headers.get("Content-Length", "")
                 size = int(length) if length.isdigit() else None
-                return Download(data, complete=len(data) <= limit, size=size)
+                too_big = size is not None and size > limit
+                data = _read_at_most(response, min(head, limit + 1) if too_big else limit + 1)
+                return Download(data, complete=not too_big and len(data) <= limit, size=size)
             except httpx.TransportError as exc:
                 if attempt >= self._max_retries:
                     raise GraphUnavailable(f"Graph GET {_short(self.url(path))} failed while "

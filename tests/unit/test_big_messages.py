@@ -179,10 +179,16 @@ def test_graph_download_stops_after_the_limit_and_keeps_the_real_size():
         seen.append(request.headers.get("Accept-Encoding"))
         return httpx.Response(200, content=iter(body), headers={"Content-Length": str(len(raw))})
 
-    got = _client(handler).download("users/m/messages/A/$value", limit=LIMIT)
-    assert not got.complete and got.size == len(raw) and got.data == raw[: LIMIT + 1]
-    assert body.drawn <= LIMIT // 65536 + 2  # not the 31 chunks of the whole message
-    assert seen == ["identity"]
+    got = _client(handler).download("users/m/messages/A/$value", limit=LIMIT, head=70_000)
+    # Content-Length says it is too large: only the head is read, not the 31 chunks of the whole.
+    assert not got.complete and got.size == len(raw) and got.data == raw[:70_000]
+    assert body.drawn == 2 and seen == ["identity"]
+    # Without Content-Length: read until the limit is passed, then stop.
+    unsized = Body(raw)
+    got = _client(lambda r: httpx.Response(200, content=iter(unsized))).download(
+        "users/m/messages/A/$value", limit=LIMIT)
+    assert not got.complete and got.size is None and got.data == raw[: LIMIT + 1]
+    assert unsized.drawn == LIMIT // 65536 + 1
     got = _client(lambda r: httpx.Response(200, content=iter(Body(raw)))).download(
         "users/m/messages/A/$value", limit=len(raw))
     assert got.complete and got.data == raw and got.size is None
