@@ -283,14 +283,26 @@ def _bare(value: str | None) -> str | None:
     return m.group(1) if m else value.strip()
 
 
+def reply_order(raws: Iterable[bytes]) -> list[tuple[str, str]]:
+    """(In-Reply-To, Message-ID) of each reply, in the order the replies arrived."""
+    out = []
+    for raw in raws:
+        msg = parse(raw)
+        out.append((_bare(msg["In-Reply-To"]) or "?", _bare(msg["Message-ID"]) or "?"))
+    return out
+
+
+def by_original(order: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Message-ID answered → the Message-IDs of its replies, in order."""
+    out: dict[str, list[str]] = {}
+    for original, reply in order:
+        out.setdefault(original, []).append(reply)
+    return out
+
+
 def replies_by_original(smtp: Any) -> dict[str, list[str]]:
     """Message-ID answered (In-Reply-To) → the Message-IDs of the replies that arrived, in order."""
-    out: dict[str, list[str]] = {}
-    for received in list(smtp.messages):
-        msg = parse(received.raw)
-        original = _bare(msg["In-Reply-To"])
-        out.setdefault(original or "?", []).append(_bare(msg["Message-ID"]) or "?")
-    return out
+    return by_original(reply_order(received.raw for received in list(smtp.messages)))
 
 
 def folder_ids(dovecot: Any, user: Any, folder: str) -> dict[str, tuple[str, ...]]:
