@@ -18,7 +18,6 @@ from tests.support import emails
 from tests.support.worker_env import (
     PROCESSED,
     REJECTED,
-    Workers,
     append_all,
     db_facts,
     folder_ids,
@@ -34,13 +33,6 @@ from tests.support.worker_env import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers():
-    made = Workers()
-    yield made
-    made.close()
 
 
 def _assert_each_once(dovecot, user, smtp, db_url, backlog) -> None:

@@ -15,7 +15,6 @@ from avsteg.domain.errors import TransientError
 from tests.support.worker_env import (
     PROCESSED,
     REJECTED,
-    Workers,
     append_all,
     avsteg,
     db_facts,
@@ -31,13 +30,6 @@ from tests.support.worker_env import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers():
-    made = Workers()
-    yield made
-    made.close()
 
 
 def _reply_states(db_url: str) -> dict[str, str]:
