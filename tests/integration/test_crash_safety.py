@@ -21,7 +21,6 @@ import pytest
 from tests.support.crash_checks import (
     assert_registered_once,
     clean_run_after_kills,
-    ids_by_kind,
     kill,
     processed_count,
     sent_reply_rows,
@@ -32,6 +31,7 @@ from tests.support.worker_env import (
     REJECTED,
     append_all,
     folder_ids,
+    ids_by_kind,
     mixed_backlog,
     replies_by_original,
     reply_order,

@@ -19,22 +19,13 @@ import pytest
 from tests.support.crash_checks import (
     assert_registered_once,
     clean_run_after_kills,
-    ids_by_kind,
     kill,
     processed_count,
     sent_reply_rows,
     window_duplicates,
 )
-from tests.support.graph_env import (
-    PROCESSED,
-    REJECTED,
-    arrival_order,
-    folder_state,
-    graph_environ,
-    sent_by_original,
-    touched_human_mail,
-)
-from tests.support.worker_env import mixed_backlog, spawn
+from tests.support.graph_env import arrival_order, assert_filed, graph_environ, sent_by_original
+from tests.support.worker_env import ids_by_kind, mixed_backlog, spawn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -93,13 +84,7 @@ def test_sigkill_during_a_graph_backlog_loses_nothing_and_doubles_nothing(
 
     facts = assert_registered_once(env, tmp_path, db_url, reports)
 
-    assert set(folder_state(graph_server, PROCESSED)) == reports
-    assert set(folder_state(graph_server, REJECTED)) == rejects
-    inbox = folder_state(graph_server, "Inbox")
-    assert set(inbox) == human
-    for mid, is_read in inbox.items():
-        assert is_read == (mid in read_before), mid
-    assert touched_human_mail(graph_server) == 0
+    assert_filed(graph_server, reports, rejects, human, read_before)
 
     rows = sent_reply_rows(facts, reports | rejects)
 

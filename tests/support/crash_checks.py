@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support.worker_env import Sent, avsteg, db_facts
+from tests.support.worker_env import avsteg, db_facts
 
 
 def processed_count(db_url: str) -> int:
@@ -44,14 +44,6 @@ def clean_run_after_kills(env: Mapping[str, str], cwd: Path, db_url: str, kills:
     assert len(set(progress)) >= 3, progress
     avsteg(["run", "--once"], env, cwd=cwd)
     return worked
-
-
-def ids_by_kind(backlog: Sequence[Sent]) -> tuple[set[str], set[str], set[str]]:
-    """Message-IDs of the backlog's reports, rejects and human mail."""
-    def ids(kind: str) -> set[str]:
-        return {m.message_id for m in backlog if m.kind == kind}
-
-    return ids("report"), ids("reject"), ids("human")
 
 
 def assert_registered_once(env: Mapping[str, str], cwd: Path, db_url: str,

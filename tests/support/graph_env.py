@@ -48,6 +48,19 @@ def folder_state(server: GraphServer, path: str) -> dict[str, bool]:
     return out
 
 
+def assert_filed(server: GraphServer, reports: set[str], rejects: set[str], human: set[str],
+                 read_before: set[str]) -> None:
+    """Reports and rejects each moved to their folder once; human mail still in the Inbox with
+    its read state as it was (``read_before``), and no message changed but by our moves."""
+    assert set(folder_state(server, PROCESSED)) == reports
+    assert set(folder_state(server, REJECTED)) == rejects
+    inbox = folder_state(server, "Inbox")
+    assert set(inbox) == human
+    for mid, is_read in inbox.items():
+        assert is_read == (mid in read_before), mid
+    assert touched_human_mail(server) == 0
+
+
 def sent_by_original(server: GraphServer) -> dict[str, list[str]]:
     """Message-ID answered (In-Reply-To) → Message-IDs of the replies sent with sendMail."""
     return by_original(arrival_order(server))
@@ -63,5 +76,5 @@ def arrival_order(server: GraphServer) -> list[tuple[str, str]]:
     return reply_order(list(server.sent))
 
 
-__all__ = ["PROCESSED", "REJECTED", "arrival_order", "folder_state", "graph_environ",
+__all__ = ["PROCESSED", "REJECTED", "arrival_order", "assert_filed", "folder_state", "graph_environ",
            "sent_by_original", "touched_human_mail", "Any"]
