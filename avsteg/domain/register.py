@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from avsteg.domain.localtime import local_time
@@ -174,119 +173,6 @@ def swedish_sort_key(text: str) -> str:
 def organisation_key(name: str) -> str:
     """One key for the same organisation typed with other case or spacing."""
     return " ".join(name.split()).casefold()
-
-
-# --- figures -------------------------------------------------------------------------------
-
-def _int(value: Any) -> int:
-    return int(value) if value is not None else 0
-
-
-def _dec(value: Any) -> Decimal:
-    return Decimal(str(value)) if value is not None else Decimal(0)
-
-
-@dataclass
-class Totals:
-    """Sums over a group of deviations; ``references`` counts reports without duplicates."""
-
-    references: set[str] = field(default_factory=set)
-    deviations: int = 0
-    jobs_created: int = 0
-    employments: int = 0
-    internships: int = 0
-    fulltime_months: Decimal = Decimal(0)
-
-    @property
-    def reports(self) -> int:
-        return len(self.references)
-
-    def add(self, deviation: DeviationRow) -> None:
-        self.references.add(deviation.reference)
-        self.deviations += 1
-        self.jobs_created += _int(deviation.get("jobs_created"))
-        self.employments += _int(deviation.get("employments"))
-        self.internships += _int(deviation.get("internships"))
-        self.fulltime_months += _dec(deviation.get("fulltime_months"))
-
-
-@dataclass
-class Summary:
-    """The Sammanställning: totals overall and per organisation, measure, target group, year."""
-
-    total: Totals
-    by_organisation: dict[str, Totals]
-    by_measure: dict[str, Totals]  # every option of the measures field, in schema order
-    by_target_group: dict[str, Totals]
-    by_year: dict[int | None, Totals]
-    organisations: int  # distinct organisations with at least one active report
-
-
-def _options(schema: Schema, key: str) -> tuple[str, ...]:
-    try:
-        return schema.field(key).options
-    except KeyError:
-        return ()
-
-
-def organisation_names(reports: Sequence[ReportRow], schema: Schema | None = None
-                       ) -> dict[str, str]:
-    """Folded organisation key → the one name to print for it in figures and lists.
-
-    The spelling in the schema's list of known organisations when the name is one of them
-    (``idrotts- och föreningsförvaltningen`` is printed ``Idrotts- och
-    föreningsförvaltningen``); otherwise the spelling most reports use, the newest on a tie.
-    Without this, a table grouped by organisation would take whatever case the last
-    reporter happened to type.
-    """
-    known = {organisation_key(n): n for n in (schema.known_organisations if schema else ())}
-    counts: dict[str, dict[str, tuple[int, dt.datetime]]] = {}
-    for report in reports:
-        name = " ".join(report.organisation.split())
-        spellings = counts.setdefault(organisation_key(name), {})
-        n, newest = spellings.get(name, (0, report.received_at))
-        spellings[name] = (n + 1, max(newest, report.received_at))
-    out = {}
-    for key, spellings in counts.items():
-        out[key] = known.get(key) or max(spellings, key=lambda name: spellings[name])
-    return out
-
-
-def summarise(register: Register, schema: Schema) -> Summary:
-    """Figures over active (not withdrawn) reports; a deviation counts under each of its measures."""
-    total = Totals()
-    names = organisation_names(register.active_reports(), schema)
-    by_org_key: dict[str, Totals] = {}
-    by_measure = {o: Totals() for o in _options(schema, "measures")}
-    by_target = {o: Totals() for o in _options(schema, "target_groups")}
-    by_year: dict[int | None, Totals] = {}
-    for report, deviation in register.active_deviations():
-        total.add(deviation)
-        by_org_key.setdefault(organisation_key(report.organisation), Totals()).add(deviation)
-        by_year.setdefault(report.year, Totals()).add(deviation)
-        for group, key in ((by_measure, "measures"), (by_target, "target_groups")):
-            for option in deviation.get(key) or ():
-                group.setdefault(option, Totals()).add(deviation)
-    # Reports without deviations still count as reports of their organisation and year.
-    for report in register.active_reports():
-        by_org_key.setdefault(organisation_key(report.organisation), Totals()).references.add(
-            report.reference
-        )
-        by_year.setdefault(report.year, Totals()).references.add(report.reference)
-        total.references.add(report.reference)
-    display = {k: names.get(k, k) for k in by_org_key}
-    by_org = {
-        display[k]: by_org_key[k] for k in sorted(by_org_key, key=lambda k: swedish_sort_key(display[k]))
-    }
-    years = sorted(by_year, key=lambda y: (y is None, y or 0))
-    return Summary(
-        total=total,
-        by_organisation=by_org,
-        by_measure=by_measure,
-        by_target_group=by_target,
-        by_year={y: by_year[y] for y in years},
-        organisations=len(by_org),
-    )
 
 
 def multichoice_text(value: Any) -> Any:

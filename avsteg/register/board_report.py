@@ -25,14 +25,11 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from avsteg.domain.figures import Summary, Totals, organisation_names, summarise
 from avsteg.domain.register import (
     Register,
-    Summary,
-    Totals,
     choices_shown,
     organisation_key,
-    organisation_names,
-    summarise,
     swedish_sort_key,
 )
 from avsteg.domain.schema import Schema

@@ -32,13 +32,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from avsteg.domain.figures import summarise
 from avsteg.domain.localtime import local_time, show_time
 from avsteg.domain.register import (
     SUPERSEDED,
     ActionRow,
     Register,
     multichoice_text,
-    summarise,
 )
 from avsteg.domain.schema import Field, Schema
 from avsteg.domain.vocabulary import ACTIONS, word

@@ -15,7 +15,8 @@ from openpyxl.chart import BarChart, PieChart, Reference
 from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Font
 
-from avsteg.domain.register import Register, Summary, Totals
+from avsteg.domain.figures import Summary, Totals
+from avsteg.domain.register import Register
 from avsteg.domain.schema import Schema
 from avsteg.register.sheet_style import BOLD, DECIMAL_FORMAT, TITLE, label, print_setup
 

@@ -15,6 +15,7 @@ from avsteg.config.settings import Settings
 from avsteg.domain.schema import Schema
 from avsteg.storage import Database
 from avsteg.web.auth import SignInLimiter, csrf_token, current_user
+from avsteg.web.readmodel import FiguresCache
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class WebContext:
     # Builds the pipeline for reprocessing and register-anyway (the worker's own wiring).
     pipeline_factory: Callable[[], Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    figures: FiguresCache = field(default_factory=FiguresCache)
 
 
 def web(request: Request) -> WebContext:

@@ -1,16 +1,19 @@
 """What the pages show, read through :mod:`avsteg.storage.read_model` (the web app speaks no SQL).
 
 Registret is filtered, searched, sorted and paged by the database (``list_reports``, with the
-figures of the same set from ``register_figures``); a report's whole story is
+figures of the same set from ``register_figures``); Sammanställning is summed by the database
+(``register_summary``); a report's whole story is
 ``report_details`` plus what changed between its versions and who made a corrected one.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from avsteg.domain.register import Register, Summary, summarise
+from avsteg.domain.figures import Summary
+from avsteg.domain.register import Register
 from avsteg.domain.schema import Schema
 from avsteg.domain.vocabulary import CURRENT, WITHDRAWN
 from avsteg.parsers.mail.reader import read_message
@@ -26,6 +29,8 @@ from avsteg.storage.read_model import (
     register_choices,
     register_figures,
     register_rows,
+    register_stamp,
+    register_summary,
     report_details,
     version_authors,
 )
@@ -79,7 +84,7 @@ def register_page(db: Database, f: Filters, page_size: int) -> RegisterPage:
         page = min(max(1, f.page), pages)
         found = list_reports(s, **f.query(), sort=sort,  # type: ignore[arg-type]
                              descending=f.descending, offset=(page - 1) * page_size,
-                             limit=page_size)
+                             limit=page_size, total=figures.reports)
     return RegisterPage(
         rows=found.items, figures=figures, total_rows=found.total, page=page, pages=pages,
         years=choices["years"], organisations=choices["organisations"],
@@ -105,10 +110,44 @@ def filtered_register(db: Database, schema: Schema, f: Filters) -> Register:
     )
 
 
-def summary_for(db: Database, schema: Schema, year: int | None) -> tuple[Summary, Register]:
+class FiguresCache:
+    """Sammanställning's figures per year, kept until the register changes.
+
+    Summing a large register takes the database a few hundred milliseconds; reports arrive a
+    few times a day. So the figures are summed again only when ``register_stamp`` (two cheap
+    reads) says a version was added or a report withdrawn or restored since.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[int | None, tuple[tuple[Any, ...], Summary]] = {}
+
+    def get(self, db: Database, schema: Schema, year: int | None) -> Summary:
+        with db.unit_of_work(readonly=True) as s:
+            stamp = register_stamp(s)
+            with self._lock:
+                kept = self._kept.get(year)
+            if kept is not None and kept[0] == stamp:
+                return kept[1]
+            summary = register_summary(s, schema, year=year)
+        with self._lock:
+            self._kept[year] = (stamp, summary)
+        return summary
+
+
+def summary_for(db: Database, schema: Schema, year: int | None,
+                cache: FiguresCache | None = None) -> Summary:
+    """Sammanställning's figures, summed by the database (the page must not load the rows)."""
+    if cache is not None:
+        return cache.get(db, schema, year)
     with db.unit_of_work(readonly=True) as s:
-        register = register_rows(s, year=year, schema=schema)
-    return summarise(register, schema), register
+        return register_summary(s, schema, year=year)
+
+
+def register_for_year(db: Database, schema: Schema, year: int | None) -> Register:
+    """The whole register of a year as rows, for the board report."""
+    with db.unit_of_work(readonly=True) as s:
+        return register_rows(s, year=year, schema=schema)
 
 
 def register_years(db: Database) -> list[int]:

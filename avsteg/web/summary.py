@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from avsteg.domain.register import Totals
+from avsteg.domain.figures import Totals
 from avsteg.register.board_report import build_board_report
 from avsteg.web import readmodel
 from avsteg.web.charts import Bar, bar_chart
@@ -34,7 +34,7 @@ def _section(key: str, title: str, heading: str, groups: dict, chart_id: str) ->
 def summary_page(request: Request) -> Response:
     ctx = web(request)
     year = _year(request)
-    summary, _register = readmodel.summary_for(ctx.db, ctx.schema, year)
+    summary = readmodel.summary_for(ctx.db, ctx.schema, year, ctx.figures)
     years = readmodel.register_years(ctx.db)
     sections = [
         _section("ar", "Per rapportår", "Rapportår", summary.by_year, "diagram-ar"),
@@ -52,7 +52,7 @@ def summary_page(request: Request) -> Response:
 def board_report(request: Request) -> Response:
     ctx = web(request)
     year = _year(request)
-    _summary, register = readmodel.summary_for(ctx.db, ctx.schema, year)
+    register = readmodel.register_for_year(ctx.db, ctx.schema, year)
     data = build_board_report(register, ctx.schema, today=dt.date.today())
     name = f"namndrapport-{year or 'alla-ar'}.docx"
     return Response(data, media_type=DOCX,

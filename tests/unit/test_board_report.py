@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from docx import Document
 
-from avsteg.domain.register import Period, Register, summarise
+from avsteg.domain.figures import summarise
+from avsteg.domain.register import Period, Register
 from avsteg.register.board_report import build_board_report, format_number, summary_text
 from tests.unit.test_export import SCHEMA, active_deviations, sample_register
 

@@ -11,7 +11,8 @@ SQLAlchemy object:
   replies and history → ``ReportDetails`` (``avsteg show``, a report's page);
   :func:`current_raw_message` — the .eml its current version came from;
 * :func:`register_rows` — every report and version with typed values → ``Register`` (the
-  export, the board report, reminders, the digest's workbook);
+  export, the board report, reminders, the digest's workbook); :func:`register_summary` — the
+  Sammanställning's figures summed in SQL (the web page);
 * :func:`digest_data` — what the weekly digest tells; :func:`service_status` — ``avsteg status``.
 """
 from avsteg.storage.read_model.activity import digest_data, service_status
@@ -27,6 +28,7 @@ from avsteg.storage.read_model.reports import (
     report_details,
     version_authors,
 )
+from avsteg.storage.read_model.summary import register_stamp, register_summary
 from avsteg.storage.read_model.views import (
     Figures,
     HistoryEntry,
@@ -67,6 +69,8 @@ __all__ = [
     "message_raw",
     "version_authors",
     "register_rows",
+    "register_stamp",
+    "register_summary",
     "report_details",
     "service_status",
 ]

@@ -143,6 +143,7 @@ def list_reports(
     descending: bool = False,
     offset: int = 0,
     limit: int | None = None,
+    total: int | None = None,
 ) -> Page[ReportSummary]:
     """The register, one line per report (its current version).
 
@@ -152,14 +153,16 @@ def list_reports(
     (case-insensitively for ASCII letters) in the reference, organisation, contact, sender,
     subject, file name, or a deviation's procurement or supplier. ``sort``: one of
     :data:`SORT_KEYS`, ties broken by reference. ``offset``/``limit``: the page;
-    ``Page.total`` counts every match.
+    ``Page.total`` counts every match; ``total``: that count when the caller has it already
+    (``register_figures(...).reports`` of the same filters), so a search is not run again.
     """
     if sort not in _SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {SORT_KEYS}")
     filters: dict[str, Any] = {"year": year, "organisation": organisation,
                                "report_type": report_type, "status": status, "search": search}
-    total = int(s.execute(select(func.count()).select_from(_matching(**filters).subquery()))
-                .scalar_one())
+    if total is None:
+        total = int(s.execute(select(func.count()).select_from(_matching(**filters).subquery()))
+                    .scalar_one())
     query = _matching(**filters, with_message=sort == "received")
     order = [c.desc() if descending else c.asc() for c in _SORTS[sort]]
     query = query.order_by(*order).options(
@@ -187,19 +190,27 @@ def register_figures(
 
     Deviations and jobs count only reports that are not withdrawn, as in the export.
     """
+    # One statement, the matching versions a CTE used twice: PostgreSQL then finds them (a
+    # search: four trigram lookups) once, not once per figure (bench/web.py, a search).
     matching = _matching(year=year, organisation=organisation, report_type=report_type,
                          status=status, search=search).with_only_columns(
         ReportVersion.id.label("version_id"),
         Report.withdrawn_at.is_not(None).label("withdrawn"),
-    ).subquery()
-    reports, withdrawn = s.execute(select(
-        func.count(), func.coalesce(func.sum(case((matching.c.withdrawn, 1), else_=0)), 0),
-    ).select_from(matching)).one()
-    deviations, jobs = s.execute(
-        select(func.count(DeviationRow.id), func.coalesce(func.sum(DeviationRow.jobs_created), 0))
+    ).cte("matching")
+    per_version = (
+        select(DeviationRow.version_id, func.count().label("deviations"),
+               func.sum(DeviationRow.jobs_created).label("jobs"))
         .join(matching, matching.c.version_id == DeviationRow.version_id)
         .where(matching.c.withdrawn.is_(False))
-    ).one()
+        .group_by(DeviationRow.version_id)
+        .subquery("per_version")
+    )
+    reports, withdrawn, deviations, jobs = s.execute(select(
+        func.count(), func.coalesce(func.sum(case((matching.c.withdrawn, 1), else_=0)), 0),
+        func.coalesce(func.sum(per_version.c.deviations), 0),
+        func.coalesce(func.sum(per_version.c.jobs), 0),
+    ).select_from(matching).outerjoin(per_version,
+                                      per_version.c.version_id == matching.c.version_id)).one()
     return Figures(reports=int(reports or 0), withdrawn=int(withdrawn or 0),
                    deviations=int(deviations or 0), jobs_created=int(jobs or 0))
 
