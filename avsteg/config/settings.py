@@ -187,6 +187,7 @@ class WebSettings(BaseModel):
     # should keep sessions over restarts.
     secret_key: str | None = None
     session_hours: float = 8.0  # a session ends this long after sign-in
+    session_idle_minutes: float = 60.0  # … or this long after its last request
     # Behind a reverse proxy that terminates HTTPS: believe its X-Forwarded-Proto/-For, so
     # cookies get the Secure flag and the sign-in limit counts the real client address. Never
     # turn this on when clients can reach the app directly.

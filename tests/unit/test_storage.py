@@ -84,6 +84,7 @@ APP_TABLES = {
     "report_versions",
     "reports",
     "trusted_domains",
+    "web_sessions",
 }
 
 

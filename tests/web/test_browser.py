@@ -245,6 +245,36 @@ def test_a_reader_is_refused(browser: Browser, server: LiveServer, register: Reg
     context.close()
 
 
+def test_signing_out_ends_the_session_for_back_and_a_copied_cookie(
+        browser: Browser, server: LiveServer) -> None:
+    """Sign in, open a report, copy the cookies, sign out: neither the back button nor the
+    copied cookie in another browser brings the report back — both land on the sign-in page."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    sign_in(page, *READER)
+    ref = report_link(page, "Trafikkontoret")
+    page.goto(f"/rapporter/{ref}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(ref)
+    copied = context.cookies()
+    assert any(c["name"] == "avsteg_session" for c in copied)
+    page.get_by_role("button", name="Logga ut").click()
+    expect(page).to_have_url(re.compile(r"/logga-in$"))
+    expect(page.get_by_text("Du är utloggad.")).to_be_visible()
+    page.go_back()  # the report page again? No: pages are no-store, and the session is over
+    expect(page).to_have_url(re.compile(r"/logga-in\?nasta="))
+    expect(page.get_by_role("button", name="Logga in")).to_be_visible()
+    expect(page.get_by_text(ref)).to_have_count(0)
+    context.close()
+
+    other = new_context(browser, server)
+    other.add_cookies(copied)
+    reused = other.new_page()
+    reused.goto(f"/rapporter/{ref}")
+    expect(reused).to_have_url(re.compile(r"/logga-in\?nasta="))
+    expect(reused.get_by_label("Användarnamn")).to_be_visible()
+    other.close()
+
+
 def test_downloads_open_and_hold_the_filtered_set(caseworker_page: Page) -> None:
     page = caseworker_page
     page.goto("/registret")
