@@ -20,6 +20,7 @@ from email.message import EmailMessage
 
 from avsteg.domain.errors import Unavailable
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
+from avsteg.domain.replies.addresses import message_bytes
 from avsteg.domain.replies.sender import (
     Outcome,
     RegisteredReport,
@@ -361,7 +362,7 @@ class Pipeline:
             queued = reply_store.queue_reply(
                 s, message=row, report=report, kind=kind, recipient=msg.reply_address,
                 subject=str(reply["Subject"]), message_id_header=str(reply["Message-ID"]),
-                raw=reply.as_bytes(), now=now,
+                raw=message_bytes(reply), now=now,
             )
             reply_ids = (queued.id,)
         if too_old and outcome in admission.ANSWERED_OUTCOMES:

@@ -17,17 +17,16 @@ from pathlib import Path
 import pytest
 from docx import Document
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.web.conftest import browser_context
 from tests.web.support import (
     CASEWORKER,
-    CHROMIUM_ARGS,
     OUTSIDER,
     READER,
     LiveServer,
     Register,
     axe_path,
-    chromium_path,
 )
 
 pytestmark = pytest.mark.integration
@@ -40,21 +39,8 @@ def server(register: Register) -> Iterator[LiveServer]:
         yield live
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def new_context(browser: Browser, server: LiveServer, **kw) -> BrowserContext:
-    context = browser.new_context(base_url=server.url, accept_downloads=True, locale="sv-SE", **kw)
-    context.set_default_timeout(15_000)
-    return context
+    return browser_context(browser, server.url, accept_downloads=True, **kw)
 
 
 def sign_in(page: Page, name: str, password: str) -> None:
