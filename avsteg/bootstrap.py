@@ -111,11 +111,12 @@ def make_mailbox(settings: Settings, db: Database | None = None) -> Mailbox:
 
         # Without a database (``avsteg check``) it can look folders up, but never sync.
         state = SqlGraphState(db) if db is not None else NoGraphState()
-        return GraphMailbox(settings.graph, graph_client(settings), state)
+        return GraphMailbox(settings.graph, graph_client(settings), state,
+                            max_message_bytes=settings.policy.max_message_bytes)
     token = token_provider_from_settings(settings.imap) if settings.imap.auth == "xoauth2" else None
     return ImapMailbox(
         settings.imap, token, idle_renew_seconds=settings.worker.idle_renew_seconds,
-        use_idle=settings.worker.idle,
+        use_idle=settings.worker.idle, max_message_bytes=settings.policy.max_message_bytes,
     )
 
 

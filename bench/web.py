@@ -5,7 +5,9 @@ real mail through the pipeline, multiplies it with bulk inserts (``avsteg.storag
 size asked for, serves the app with uvicorn and signs in as a handläggare. Then each page is
 fetched ``--rounds`` times and its p50/p95 printed against spec 5's targets (p95 < 300 ms, a
 search < 500 ms), beside a floor measured in the same run: ``/healthz`` (the same HTTP stack and
-one database round trip) and a bare ``SELECT 1``. Sammanställning keeps its figures until the
+one database round trip) and a bare ``SELECT 1``; and what each signed-in request adds (the
+server-side session's lookup) and what Registret's filter choices cost read afresh against
+kept (:class:`avsteg.web.readmodel.ChoicesCache`). Sammanställning keeps its figures until the
 register changes, so its figures are also timed summed afresh (the first view after a new
 report), straight from the read model. The board report of a year (a Word document of every
 deviation, about 20,000 rows here) is a download, not a page: it has its own target of a few
@@ -38,8 +40,11 @@ from avsteg.config.settings import load_settings
 from avsteg.samples import first_batch
 from avsteg.storage import Database
 from avsteg.storage.bulk import Statement, explain, multiply_register, recorded_statements
-from avsteg.storage.read_model import register_rows, register_summary
+from avsteg.storage.read_model import register_choices, register_rows, register_summary
 from avsteg.web.accounts import add_account
+from avsteg.web.app import starlette_app
+from avsteg.web.auth import User
+from avsteg.web.readmodel import CHOICES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.*
 # The tests' PostgreSQL starter (initdb as the postgres user, a free port, fsync off).
@@ -133,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             db = open_database(settings)
             organisation = seed(db, settings, args.reports, args.deviations)
             add_account(db, USER[0], "handläggare", USER[1])
-            server = Server(build_web_app(settings, db))
+            app = build_web_app(settings, db)
+            server = Server(app)
             client = httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=120)
             sign_in(client)
             html = client.get("/registret?sort=referens&ordning=fallande").text
@@ -174,6 +180,25 @@ def main(argv: list[str] | None = None) -> int:
                   f"{percentile(floor_sql, .95):8.1f}")
             print(f"{'floor: /healthz over HTTP':34} {percentile(floor_http, .5):8.1f} "
                   f"{percentile(floor_http, .95):8.1f}")
+            sessions = starlette_app(app).state.web.sessions
+            session_id = sessions.start(User(USER[0], "handläggare", "local"))
+
+            def lookup() -> None:
+                assert sessions.resolve(session_id) is not None
+
+            def choices_afresh() -> None:
+                with db.unit_of_work(readonly=True) as s:
+                    register_choices(s)
+
+            def choices_kept() -> None:
+                with db.unit_of_work(readonly=True) as s:
+                    CHOICES.get(db, s)
+
+            for name, fn in (("per request: session lookup", lookup),
+                             ("Registret's choices, read afresh", choices_afresh),
+                             ("Registret's choices, kept", choices_kept)):
+                times = timed(fn, args.rounds * 5)
+                print(f"{name:34} {percentile(times, .5):8.1f} {percentile(times, .95):8.1f}")
             failed = 0
             for name, path, target in pages:
                 downloads = target >= DOWNLOAD_TARGET_MS

@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.support.servers",  # Dovecot, aiosmtpd
     "tests.support.postgres",  # a private PostgreSQL cluster
     "tests.support.graph_server",  # Microsoft Graph + Entra ID over HTTPS
+    "tests.support.worker_fixtures",  # in-process workers, closed after each test
 ]
 
 settings.register_profile("avsteg", derandomize=True, database=None, deadline=None, print_blob=True)

@@ -17,7 +17,7 @@ from rich.table import Table
 from avsteg.bootstrap import open_database, schema_of
 from avsteg.commands.common import add_db_argument, print_json, say, settings_from
 from avsteg.domain.localtime import show_time
-from avsteg.domain.vocabulary import REPLY_KINDS, REPLY_STATUSES, outcome_word, word
+from avsteg.domain.vocabulary import REPLY_KINDS, REPLY_STATUSES, cut_note, outcome_word, word
 from avsteg.storage.read_model import ReportDetails, current_raw_message, report_details
 
 HELP = "show one report: every version, its values, problems, replies and the raw message"
@@ -129,6 +129,8 @@ def print_details(details: dict[str, Any], schema: Any, console: Any = None) -> 
         reason = f" ({m['reason']})" if m["reason"] and m["reason"] != code else ""
         console.print(f"#{m['message']} {m['message_id'] or '–'}: {outcome}{reason}, "
                       f"behandlat {_when(m['processed_at'])}{again}")
+        if m["cut"]:  # the stored .eml (and --raw) is only its header
+            console.print(f"    {cut_note(m['size'])}")
         for p in m["errors"]:
             where = f"{schema.deviation_heading} {p['deviation']}: " if p["deviation"] else ""
             console.print(f"    Fel: {where}{p['label'] or ''}{': ' if p['label'] else ''}"

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     lst = sub.add_parser("list", help="list the accounts")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
     add_db_argument(lst)
-    rm = sub.add_parser("remove", help="remove an account")
+    rm = sub.add_parser("remove", help="remove an account (its open web sessions end)")
     rm.add_argument("name", metavar="NAME")
     add_db_argument(rm)
     for action in (add, lst, rm):  # `avsteg user add NAME --config FILE` reads as people type it
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             if not remove_account(db, args.name):
                 say(f"avsteg user: det finns inget konto {args.name}")
                 return 1
-            say(f"Kontot {args.name} är borttaget.")
+            say(f"Kontot {args.name} är borttaget; dess inloggningar i webben är avslutade.")
             return 0
         password = read_password()
         if password is None:
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             say(f"avsteg user: {exc}")
             return 2
-        say(f"Kontot {args.name} ({args.role}) är {'skapat' if created else 'ändrat'}.")
+        say(f"Kontot {args.name} ({args.role}) är skapat." if created else
+            f"Kontot {args.name} ({args.role}) är ändrat; dess inloggningar i webben är avslutade.")
         return 0
     finally:
         db.dispose()

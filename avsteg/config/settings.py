@@ -67,6 +67,7 @@ class ImapSettings(_Section):
     oauth_scope: str = "https://outlook.office365.com/.default"
     timeout_seconds: float = 60.0
     batch_size: int = 50
+    batch_bytes: int = 32 * 1024 * 1024  # message bytes per FETCH; a larger message goes alone
     account: str | None = None  # ledger key; default username@host
 
     @property
@@ -187,6 +188,7 @@ class WebSettings(BaseModel):
     # should keep sessions over restarts.
     secret_key: str | None = None
     session_hours: float = 8.0  # a session ends this long after sign-in
+    session_idle_minutes: float = 60.0  # … or this long after its last request
     # Behind a reverse proxy that terminates HTTPS: believe its X-Forwarded-Proto/-For, so
     # cookies get the Secure flag and the sign-in limit counts the real client address. Never
     # turn this on when clients can reach the app directly.

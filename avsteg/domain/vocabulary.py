@@ -90,3 +90,10 @@ def word(table: Mapping[str, str], code: str | None) -> str:
     if code is None:
         return ""
     return table.get(code, code)
+
+
+def cut_note(size: int) -> str:
+    """What a person reads about a message stored by its headers only (``messages.cut``)."""
+    megabytes = f"{size / (1024 * 1024):.1f}".replace(".", ",")
+    return (f"Meddelandet var för stort ({megabytes} MB) för att hämtas helt: bara huvudet "
+            "sparades. Hela meddelandet finns kvar i brevlådan.")

@@ -28,6 +28,7 @@ from avsteg.ingest.ports import (
     Outcome,
     PermanentDeliveryError,
     TemporaryDeliveryError,
+    header_part,
 )
 
 MailboxOperation = Literal["open", "uids", "fetch", "file_away"]
@@ -72,8 +73,10 @@ class FakeMailbox:
         processed_keyword: str = "AvstegProcessed",  # the defaults of ImapSettings
         rejected_keyword: str = "AvstegRejected",
         clock: Clock = SYSTEM_CLOCK,
+        max_message_bytes: int | None = None,
     ) -> None:
         self.account = account
+        self.max_message_bytes = max_message_bytes  # larger: headers only, as the adapters do
         self.folder = folder
         self.uidvalidity = uidvalidity
         self._targets: dict[Outcome, str | None] = {
@@ -175,10 +178,13 @@ class FakeMailbox:
                 continue  # gone meanwhile, as IMAP answers for a UID that is no more
             self.fetched.append(uid)
             handed += 1
+            size = len(message.raw)
+            complete = self.max_message_bytes is None or size <= self.max_message_bytes
             yield FetchedMessage(
                 position=MailboxPosition(self.account, self.folder, self.uidvalidity, uid),
-                raw=message.raw,
+                raw=message.raw if complete else header_part(message.raw),
                 flags=tuple(sorted(message.flags)),
+                size=size, complete=complete,
             )
 
     def file_away(self, uid: int, outcome: Outcome) -> None:

@@ -11,6 +11,7 @@ import os
 from email.message import EmailMessage
 from pathlib import Path
 
+from avsteg.domain.replies.addresses import message_bytes
 from avsteg.ingest.ports import TemporaryDeliveryError
 
 
@@ -28,7 +29,7 @@ class FolderOutbox:
         except OSError as exc:
             raise TemporaryDeliveryError(f"cannot create outbox {self.directory}: {exc}") from exc
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        data = message.as_bytes()
+        data = message_bytes(message)
         while True:
             path = self.directory / f"{stamp}-{next(self._counter):04d}.eml"
             try:

@@ -21,6 +21,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -107,6 +108,26 @@ def ssl_context() -> ssl.SSLContext | bool:
     return context
 
 
+@dataclass(frozen=True)
+class Download:
+    """A body read up to a limit: ``complete`` False when there was more than the limit."""
+
+    data: bytes
+    complete: bool
+    size: int | None  # Content-Length, when the server said it
+
+
+def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk[: limit - total])
+        total += len(chunks[-1])
+        if total >= limit:
+            break
+    return b"".join(chunks)
+
+
 class GraphClient:
     """Requests to one Graph service root (``graph.base_url``) on behalf of one app."""
 
@@ -162,11 +183,38 @@ class GraphClient:
         return self.request("POST", path, content=text.encode("ascii"),
                             headers={"Content-Type": "text/plain"}, idempotent=idempotent)
 
+    def download(self, path: str, *, limit: int, head: int = 1024 * 1024,
+                 headers: Headers | None = None) -> Download:
+        """GET a body of at most ``limit`` bytes; of a larger one only the first ``head`` bytes
+        (when Content-Length says so up front) or ``limit + 1`` (when it does not): a 150 MB
+        message is never held whole. A connection lost while reading is retried like any read."""
+        wanted = httpx.Headers(headers)
+        wanted["Accept-Encoding"] = "identity"  # so Content-Length is the body's real size
+        for attempt in range(1, self._max_retries + 1):
+            response = self.request("GET", path, headers=wanted, stream=True)
+            try:
+                length = response.headers.get("Content-Length", "")
+                size = int(length) if length.isdigit() else None
+                too_big = size is not None and size > limit
+                data = _read_at_most(response, min(head, limit + 1) if too_big else limit + 1)
+                return Download(data, complete=not too_big and len(data) <= limit, size=size)
+            except httpx.TransportError as exc:
+                if attempt >= self._max_retries:
+                    raise GraphUnavailable(f"Graph GET {_short(self.url(path))} failed while "
+                                           f"reading: {type(exc).__name__}: {exc}") from exc
+                self._wait(self._backoff(attempt), f"{type(exc).__name__} reading {_short(path)}")
+            finally:
+                response.close()
+        raise AssertionError("unreachable")
+
     # -- the one place that talks --------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                 headers: Headers | None = None, json: Any = None,
-                content: bytes | None = None, idempotent: bool = True) -> httpx.Response:
+                content: bytes | None = None, idempotent: bool = True,
+                stream: bool = False) -> httpx.Response:
+        """One request through every retry; with ``stream`` a 2xx answer's body is left unread
+        (the caller reads and closes it; see :meth:`download`)."""
         url = self.url(path)
         refreshed = False
         attempt = 0
@@ -175,8 +223,14 @@ class GraphClient:
             all_headers = httpx.Headers(headers)
             all_headers["Authorization"] = f"Bearer {self._token()}"
             try:
-                response = self._http.request(method, url, params=params, headers=all_headers,
-                                              json=json, content=content)
+                response = self._http.send(self._http.build_request(
+                    method, url, params=params, headers=all_headers, json=json, content=content),
+                    stream=stream)
+                if stream and not 200 <= response.status_code < 300:
+                    try:  # an error's body is small: read it for the message
+                        response.read()
+                    finally:
+                        response.close()
             except httpx.TransportError as exc:
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if not (idempotent or never_sent) or attempt >= self._max_retries:

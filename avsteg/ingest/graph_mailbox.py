@@ -12,7 +12,9 @@ database): each Graph id seen in the folder gets an integer for good; UIDVALIDIT
   sha256 duplicate checks) make a resync harmless: nothing is handled or answered twice.
 * Ids are asked for as immutable ids (``Prefer: IdType="ImmutableId"``), so a message keeps its
   id when it is moved, also by a person and back again.
-* ``fetch()`` reads ``/messages/{id}/$value`` (raw MIME), which does not mark a message read;
+* ``fetch()`` streams ``/messages/{id}/$value`` (raw MIME), which does not mark a message read,
+  and stops after ``policy.max_message_bytes``: a larger message keeps the headers of its first
+  bytes and is marked cut (the whole stays in the mailbox, filed away as usual);
   nothing here ever PATCHes a message: human mail is never touched.
 * ``file_away()`` moves with ``/messages/{id}/move`` into folders made when missing; the worker
   calls it only after the commit.
@@ -31,7 +33,7 @@ from urllib.parse import quote
 from avsteg.config.settings import GraphSettings
 from avsteg.domain.errors import ConfigurationError
 from avsteg.ingest.graph_client import GraphClient, GraphError, GraphGone, GraphNotFound
-from avsteg.ingest.ports import FetchedMessage, MailboxPosition, Outcome
+from avsteg.ingest.ports import FetchedMessage, MailboxPosition, Outcome, header_part
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ class GraphMailbox:
 
     def __init__(self, settings: GraphSettings, client: GraphClient, state: GraphState, *,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_message_bytes: int = 40 * 1024 * 1024) -> None:
         if not settings.mailbox:
             raise ConfigurationError("graph.mailbox must be set")
         self.settings = settings
@@ -90,6 +93,7 @@ class GraphMailbox:
         self.state = state
         self._clock = clock
         self._sleep = sleep
+        self._max_message = max_message_bytes  # read no more of a message (``download``)
         self._user = f"users/{quote(settings.mailbox, safe='@')}"
         self._folder_ids: dict[str, str] = {}
         self._prefer = [("Prefer", 'IdType="ImmutableId"')]
@@ -128,18 +132,22 @@ class GraphMailbox:
                 continue
             graph_id, is_read = known[uid]
             try:
-                raw = self.client.request(
-                    "GET", f"{self._user}/messages/{quote(graph_id, safe='')}/$value",
-                    headers=dict(self._prefer)).content
+                got = self.client.download(
+                    f"{self._user}/messages/{quote(graph_id, safe='')}/$value",
+                    limit=self._max_message, headers=dict(self._prefer))
             except GraphNotFound:
                 log.info("message uid %s is no longer in the mailbox; skipped", uid)
                 self.state.gone(self.account, self.folder, uid)
                 continue
+            # Cut: the headers of the first bytes; the size Graph said, else "over the limit".
+            size = got.size if got.size is not None else len(got.data)
             yield FetchedMessage(
                 position=MailboxPosition(self.account, self.folder, UIDVALIDITY, uid),
-                raw=raw,
+                raw=got.data if got.complete else header_part(got.data),
                 flags=("\\Seen",) if is_read else (),
+                size=size, complete=got.complete,
             )
+            del got
 
     def file_away(self, uid: int, outcome: Outcome) -> None:
         """Move to the outcome's folder (made when missing); without one, leave it in place."""

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from avsteg.config.settings import GraphSettings
 from avsteg.domain.errors import ConfigurationError, TransientError
+from avsteg.domain.replies.addresses import international
 from avsteg.ingest.graph_client import GraphClient, GraphError, GraphUnavailable
 from avsteg.ingest.ports import PermanentDeliveryError, TemporaryDeliveryError
 
@@ -43,7 +44,9 @@ class GraphOutbox:
         """Send ``message`` once; TemporaryDeliveryError or PermanentDeliveryError otherwise."""
         if not any(message.get(h) for h in ("To", "Cc", "Bcc")):
             raise PermanentDeliveryError(0, "the message has no recipient (To/Cc/Bcc)")
-        raw = message.as_bytes(policy=email.policy.SMTP)
+        # UTF-8 headers only where an address needs them (Exchange Online accepts them).
+        raw = message.as_bytes(
+            policy=email.policy.SMTPUTF8 if international(message) else email.policy.SMTP)
         body = base64.b64encode(raw).decode("ascii")
         try:
             self._send(body, str(message.get("Message-ID") or ""))

@@ -3,7 +3,8 @@
 Why it looks the way it does:
 
 * Messages are read with ``BODY.PEEK[]`` so \\Seen never changes: mail that is not ours must stay
-  unread for the person who handles it (spec 3).
+  unread for the person who handles it (spec 3). Sizes first, then bodies in batches bounded by
+  bytes; a message over ``policy.max_message_bytes`` by its headers only (``imap_fetch``).
 * A dropped connection is normal (server restarts, idle timeouts, Microsoft 365 closing sessions
   after an hour). Each operation reconnects once, transparently, and otherwise raises the domain's
   TransientError; imapclient, imaplib, socket and ssl errors never leave this module.
@@ -23,13 +24,14 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from avsteg.config.settings import ImapSettings
 from avsteg.domain.errors import ConfigurationError, LoginRefusedError, TransientError
+from avsteg.ingest import imap_fetch
 from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.imap_responses import aware_utc, has_news, response_text
 from avsteg.ingest.ports import (
@@ -57,12 +59,6 @@ class UidValidityChanged(TransientError):
     """Raised when a reconnect finds the folder's UIDVALIDITY changed: known UIDs are void."""
 
 
-def _fetch_raw(client: IMAPClient, uids: list[int]) -> dict[int, dict[bytes, Any]]:
-    result: dict[int, dict[bytes, Any]] = client.fetch(
-        uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
-    return result
-
-
 class ImapMailbox:
     """The ``Mailbox`` port over IMAP. Not thread-safe: one worker thread owns it."""
 
@@ -75,6 +71,7 @@ class ImapMailbox:
         use_idle: bool = True,
         use_move: bool = True,
         ssl_context: ssl.SSLContext | None = None,
+        max_message_bytes: int | None = None,
     ) -> None:
         if not settings.host or not settings.username:
             raise ConfigurationError("imap.host and imap.username must be set")
@@ -88,6 +85,7 @@ class ImapMailbox:
         self._use_idle = use_idle
         self._use_move = use_move  # False simulates a server without MOVE (tests, odd servers)
         self._ssl_context = ssl_context
+        self._max_message = max_message_bytes  # larger: headers only (see imap_fetch)
         self._client: IMAPClient | None = None
         self._uidvalidity: int | None = None
         self._known_folders: set[str] = set()
@@ -120,25 +118,30 @@ class ImapMailbox:
         return found
 
     def fetch(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
-        """Raw messages in ``uids`` order, ``imap.batch_size`` per round trip, \\Seen untouched."""
-        batch_size = max(1, self.settings.batch_size)
+        """Messages in ``uids`` order, \\Seen untouched, in batches bounded by count and bytes
+        (``imap.batch_size``, ``imap.batch_bytes``); over ``max_message_bytes`` headers only."""
+        s = self.settings
         wanted = list(uids)
-        for start in range(0, len(wanted), batch_size):
-            batch = wanted[start : start + batch_size]
-            data = self._run("fetch", partial(_fetch_raw, uids=batch))
+        sizes = self._run("fetch sizes", partial(imap_fetch.fetch_sizes, uids=wanted))
+        batches = imap_fetch.plan([(u, sizes[u]) for u in wanted if u in sizes],
+                                  max_count=s.batch_size, max_bytes=s.batch_bytes,
+                                  max_message=self._max_message)
+        for batch in batches:
+            data = self._run("fetch", partial(imap_fetch.fetch_batch, batch=batch))
             assert self._uidvalidity is not None
-            for uid in batch:
-                item = data.get(uid)
-                if item is None or b"BODY[]" not in item:
+            for uid in batch.uids:
+                item = data.pop(uid, None)  # let go of each message once it is handed on
+                raw = None if item is None else imap_fetch.content(item, batch.complete)
+                if item is None or raw is None:
                     continue  # expunged by someone else in the meantime
                 yield FetchedMessage(
-                    position=MailboxPosition(
-                        self.account, self.settings.folder, self._uidvalidity, uid
-                    ),
-                    raw=bytes(item[b"BODY[]"]),
+                    position=MailboxPosition(self.account, s.folder, self._uidvalidity, uid),
+                    raw=raw,
                     flags=tuple(response_text(flag) for flag in item.get(b"FLAGS", ())),
                     arrived_at=aware_utc(item.get(b"INTERNALDATE")),
+                    size=sizes[uid], complete=batch.complete,
                 )
+                del item, raw
 
     def _search(self, after: int) -> list[int]:
         criteria: list[str] = ["NOT", "DELETED"]

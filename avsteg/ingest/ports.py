@@ -8,6 +8,7 @@ smtplib exceptions.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -27,6 +28,22 @@ class FetchedMessage:
     flags: tuple[str, ...]  # as the server reported them before we read (never changed by us)
     # When the server received it (IMAP INTERNALDATE): the message's age when it has no Date.
     arrived_at: dt.datetime | None = None
+    # The whole message's size as the server reports it (None: not told).
+    size: int | None = None
+    # False: the message is over ``policy.max_message_bytes`` and ``raw`` holds only its
+    # headers; the whole message stays in the mailbox (filed away like any other).
+    complete: bool = True
+
+
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def header_part(data: bytes, limit: int = 1024 * 1024) -> bytes:
+    """The header section of (the first bytes of) a message, with its blank line: what a cut
+    message keeps. Without a blank line in the first ``limit`` bytes, those bytes."""
+    head = data[:limit]
+    found = _BLANK_LINE.search(head)
+    return head[: found.end()] if found else head
 
 
 class Mailbox(Protocol):
@@ -41,7 +58,8 @@ class Mailbox(Protocol):
         ...
 
     def fetch(self, uids: Sequence[int]) -> Iterator[FetchedMessage]:
-        """The raw bytes of these messages (BODY.PEEK[]: \\Seen is left as it was)."""
+        """The raw bytes of these messages (BODY.PEEK[]: \\Seen is left as it was); of a message
+        over the size limit only its headers, marked ``complete=False``."""
         ...
 
     def file_away(self, uid: int, outcome: Outcome) -> None:

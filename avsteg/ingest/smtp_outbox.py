@@ -21,6 +21,7 @@ from pathlib import Path
 
 from avsteg.config.settings import SmtpSettings
 from avsteg.domain.errors import ConfigurationError, LoginRefusedError
+from avsteg.domain.replies.addresses import international
 from avsteg.ingest.connection_errors import describe, server_text
 from avsteg.ingest.oauth import xoauth2_string
 from avsteg.ingest.ports import (
@@ -96,10 +97,18 @@ class SmtpOutbox:
             outgoing = copy.deepcopy(message)
             del outgoing["Bcc"]
         # policy.SMTP: CRLF line ends and RFC 2047 headers; 8-bit bodies go out as 8BITMIME.
-        raw = outgoing.as_bytes(policy=email.policy.SMTP)
+        # An address with non-ASCII letters needs UTF-8 headers and a server offering SMTPUTF8.
+        utf8 = international(outgoing)
+        raw = outgoing.as_bytes(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
         smtp = self._connect()
         try:
             options = ["BODY=8BITMIME"] if _is_8bit(raw) and smtp.has_extn("8bitmime") else []
+            if utf8:
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentDeliveryError(
+                        553, "the SMTP server does not offer SMTPUTF8, which an address with "
+                             f"non-ASCII letters needs: {', '.join(recipients)}")
+                options.append("SMTPUTF8")
             refused = smtp.sendmail(self.envelope_from, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             answers = list(exc.recipients.values())

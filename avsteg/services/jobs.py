@@ -31,6 +31,7 @@ from avsteg.config.settings import Settings
 from avsteg.domain.errors import ConfigurationError
 from avsteg.domain.localtime import TIMEZONE, local_time
 from avsteg.domain.register import ProblemLine
+from avsteg.domain.replies.addresses import message_bytes
 from avsteg.domain.replies.digest import (
     compose_digest,
     digest_message_id,
@@ -96,7 +97,7 @@ def queue_digest(settings: Settings, db: Database, *, schema: Schema | None = No
         row = reply_store.queue_reply(
             s, message=None, report=None, kind="digest", recipient=address,
             subject=str(message["Subject"]), message_id_header=message_id,
-            raw=message.as_bytes(), now=now,
+            raw=message_bytes(message), now=now,
         )
         log.info("digest queued for %s (%d new, %d changed, %d waiting)", address,
                  len(data.new_reports), len(data.changed_reports), data.waiting)
@@ -183,7 +184,7 @@ def queue_reminders(settings: Settings, db: Database, plans: Sequence[ReminderPl
             row = reply_store.queue_reply(
                 s, message=None, report=None, kind="reminder", recipient=plan.debtor.contact_email,
                 subject=str(message["Subject"]), message_id_header=str(message["Message-ID"]),
-                raw=message.as_bytes(), now=now,
+                raw=message_bytes(message), now=now,
             )
             ids.append(row.id)
         log.info("%s reminder %s queued for %s (%s)", plan.which, plan.year,

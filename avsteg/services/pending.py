@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from avsteg.domain.localtime import local_time
+from avsteg.domain.vocabulary import cut_note
 from avsteg.services.handled import Handled
 from avsteg.services.pipeline import Pipeline
 from avsteg.storage import history
@@ -160,7 +161,8 @@ def _reason(row: store.WaitingRow, *, remind_after_days: int) -> str:
     if row.kind == "suspected-spoofing":
         return f"Avsändaren kunde inte bekräftas (misstänkt förfalskning): {detail or 'okänt skäl'}."
     if row.kind == "unreadable" and row.set_aside:
-        return f"Meddelandet ser ut som en rapport men kunde inte behandlas: {detail or 'okänt skäl'}."
+        why = cut_note(row.cut_size) if row.cut_size else f"{detail or 'okänt skäl'}."
+        return f"Meddelandet ser ut som en rapport men kunde inte behandlas: {why}"
     if row.kind == "unreadable":
         return (f"Meddelandet kunde inte behandlas ({row.attempts} försök, fel hos oss): "
                 f"{detail or 'okänt fel'}.")

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 
 from avsteg.domain.errors import Unavailable
 from avsteg.domain.message import Attachment, InboundMessage, MailboxPosition
+from avsteg.domain.replies.addresses import message_bytes
 from avsteg.domain.replies.sender import (
     Outcome,
     RegisteredReport,
@@ -72,12 +73,17 @@ class Pipeline:
         *,
         position: MailboxPosition | None = None,
         received_at: dt.datetime | None = None,
+        cut_size: int | None = None,
     ) -> Handled:
-        message_pk, _fresh = self.store_raw(raw, position=position, received_at=received_at)
+        """``cut_size``: ``raw`` is only the headers of a message this large (over
+        ``max_message_bytes``, left whole in the mailbox): stored as such, answered as too large."""
+        message_pk, _fresh = self.store_raw(raw, position=position, received_at=received_at,
+                                            cut_size=cut_size)
         return self.process(message_pk)
 
     def store_raw(
-        self, raw: bytes, *, position: MailboxPosition | None = None, received_at: dt.datetime | None = None
+        self, raw: bytes, *, position: MailboxPosition | None = None,
+        received_at: dt.datetime | None = None, cut_size: int | None = None,
     ) -> tuple[int, bool]:
         """Step 1, its own transaction, before anything reads the message: the bytes, their
         sha256 and where they came from. Nothing in it depends on the content, so no message
@@ -85,14 +91,15 @@ class Pipeline:
         with self.db.unit_of_work() as s:
             row, fresh = message_store.store_raw_message(
                 s, raw, message_id=None, sender=None, subject=None, received_at=received_at,
-                position=position, now=self.clock(),
+                position=position, now=self.clock(), cut_size=cut_size,
             )
             return row.id, fresh
 
-    def read(self, raw: bytes) -> InboundMessage:
-        """The one parse of a message, bounded by the size settings (``policy.max_*_bytes``)."""
+    def read(self, raw: bytes, size: int | None = None) -> InboundMessage:
+        """The one parse of a message, bounded by the size settings (``policy.max_*_bytes``);
+        ``size`` that of the whole message when ``raw`` holds its headers only."""
         return read_message(raw, max_message_bytes=self.max_message_bytes,
-                            max_attachment_bytes=self.max_attachment_bytes)
+                            max_attachment_bytes=self.max_attachment_bytes, size=size)
 
     def process(self, message_pk: int, *, reprocess: bool = False) -> Handled:
         """Steps 2–8 in one unit of work.
@@ -117,7 +124,7 @@ class Pipeline:
                     raise LookupError(f"message {message_pk} vanished")
                 if row.state == "processed":
                     return self._already(s, row)
-                msg = self.read(row.raw)
+                msg = self.read(row.raw, size=row.size if row.cut else None)
                 read.append(msg)
                 return self._process(s, row, msg, reprocess=reprocess)
         except Unavailable as exc:
@@ -355,7 +362,7 @@ class Pipeline:
             queued = reply_store.queue_reply(
                 s, message=row, report=report, kind=kind, recipient=msg.reply_address,
                 subject=str(reply["Subject"]), message_id_header=str(reply["Message-ID"]),
-                raw=reply.as_bytes(), now=now,
+                raw=message_bytes(reply), now=now,
             )
             reply_ids = (queued.id,)
         if too_old and outcome in admission.ANSWERED_OUTCOMES:

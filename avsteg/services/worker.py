@@ -4,7 +4,8 @@ One poll, in order, under a database lease so that two workers never work one fo
 
     open folder (UIDVALIDITY) → ledger: what do we already know here? → file away what was
     processed but not moved (a crash after the commit) → fetch new messages with BODY.PEEK[]
-    in batches → pipeline.handle each (commit) → deliver its reply → file it away
+    in batches bounded by bytes (a message over the size limit: its headers, marked cut)
+    → pipeline.handle each (commit) → deliver its reply → file it away
     → retry messages that failed for a reason of ours → deliver replies that are due
 
 The order is what makes a ``kill -9`` harmless: the raw message is committed before it is
@@ -131,8 +132,10 @@ class Worker:
                 report.stopped = True
                 break
             self._lease(renew=True)
-            handled = self.pipeline.handle(fetched.raw, position=fetched.position,
-                                           received_at=fetched.arrived_at)
+            handled = self.pipeline.handle(
+                fetched.raw, position=fetched.position, received_at=fetched.arrived_at,
+                cut_size=None if fetched.complete  # over the limit, whatever the server said:
+                else max(fetched.size or 0, self.pipeline.max_message_bytes + 1))
             report.handled.append(handled)
             _log_handled(handled, fetched.position.uid)
             if handled.outcome != "failed":

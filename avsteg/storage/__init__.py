@@ -12,6 +12,7 @@ Import what you need from here; the submodules say why each part exists:
 * ``read_model`` — the register as people read it (lists with filters, one report's story, the
   export's rows, the digest, the service's status): what commands, jobs and the web app use
 * ``history``   — people's actions (who, when, what, why); messages set aside for a person
+* ``web_sessions`` — the web app's signed-in sessions, kept on the server so they can be ended
 
 Importing this package connects to nothing.
 """
@@ -92,6 +93,7 @@ from avsteg.storage.reports import (
     withdraw_report,
 )
 from avsteg.storage.users import UserRow  # the users table joins Base.metadata with storage
+from avsteg.storage.web_sessions import WebSessionRow  # the web app's sessions, likewise
 
 __all__ = [
     "AttachmentRow",
@@ -154,6 +156,7 @@ __all__ = [
     "sha256_hex",
     "store_raw_message",
     "UserRow",
+    "WebSessionRow",
     "utcnow",
     "withdraw_report",
 ]

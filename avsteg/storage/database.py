@@ -28,6 +28,7 @@ from avsteg.domain.errors import (
     DatabaseUnavailable,
     TransientError,
 )
+from avsteg.storage.folding import FOLD_FUNCTION, fold
 from avsteg.storage.values import clean_parameters, fit_rows
 
 __all__ = ["MIGRATIONS_DIR", "Database", "Session"]  # Session: for type hints outside storage
@@ -265,7 +266,10 @@ def _safe_rollback(session: Session) -> None:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, foreign keys and BEGIN IMMEDIATE on every SQLite connection.
+    """WAL, foreign keys, BEGIN IMMEDIATE and Unicode case folding on every SQLite connection.
+
+    ``avsteg_fold`` (:mod:`avsteg.storage.folding`) is what searches compare: SQLite's own
+    ``lower()`` folds ASCII only.
 
     pysqlite's own transaction handling is switched off (isolation_level None) so that the
     BEGIN we emit is the one that counts; this is SQLAlchemy's documented recipe.
@@ -274,6 +278,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA foreign_keys = ON")

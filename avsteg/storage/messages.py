@@ -53,8 +53,12 @@ def store_raw_message(
     received_at: dt.datetime | None,
     position: Position | None,
     now: dt.datetime | None = None,
+    cut_size: int | None = None,
 ) -> tuple[MessageRow, bool]:
     """Keep a message's bytes; return its row and whether it was stored just now.
+
+    ``cut_size``: ``raw`` is only the headers of a message of this size (over the size limit;
+    the whole stays in the mailbox).
 
     Safe against a second worker storing the same position at the same moment: the unique
     constraint decides, and the loser gets the winner's row.
@@ -66,7 +70,8 @@ def store_raw_message(
     row = MessageRow(
         raw=raw,
         sha256=digest,
-        size=len(raw),
+        size=len(raw) if cut_size is None else cut_size,
+        cut=cut_size is not None,
         message_id_header=message_id,
         sender=sender,
         subject=subject,
@@ -191,7 +196,7 @@ def store_reprocess_copy(s: Session, original: MessageRow, *, now: dt.datetime) 
     mailbox position, so no worker files it away.
     """
     row = MessageRow(
-        raw=original.raw, sha256=original.sha256, size=original.size,
+        raw=original.raw, sha256=original.sha256, size=original.size, cut=original.cut,
         message_id_header=original.message_id_header, sender=original.sender,
         subject=original.subject, received_at=original.received_at, stored_at=now,
         state="received", attempts=0, reprocessed_from=original.id,

@@ -110,10 +110,10 @@ class MessageRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Deferred: listing the register must not pull every message's bytes.
-    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # lists never pull the bytes
     sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)  # of the whole message, also when cut
+    cut: Mapped[bool] = mapped_column(default=False, server_default="0")  # raw: headers only
     message_id_header: Mapped[str | None] = mapped_column(String(998))
     sender: Mapped[str | None] = mapped_column(String(998))
     subject: Mapped[str | None] = mapped_column(Text)

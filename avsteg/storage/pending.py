@@ -52,6 +52,7 @@ class WaitingRow:
     attempts: int = 0
     since: dt.datetime | None = None  # when it started to wait (processed_at, reply created)
     set_aside: bool = False  # on messages.pending (else derived from other rows)
+    cut_size: int | None = None  # the message's size when only its headers were stored
 
 
 # -- trusted domains ------------------------------------------------------------------------
@@ -86,6 +87,7 @@ def _message_row(kind: str, m: MessageRow, detail: str | None, *, set_aside: boo
         kind=kind, message_pk=m.id, reply_pk=None, message_id=m.message_id_header,
         sender=m.sender, subject=m.subject, received_at=m.received_at, detail=detail,
         attempts=m.attempts or 0, since=m.processed_at or m.stored_at, set_aside=set_aside,
+        cut_size=m.size if m.cut else None,
     )
 
 
@@ -139,19 +141,22 @@ def stale_rejection_rows(s: Session, *, rejected_before: dt.datetime) -> list[Wa
     candidates = [m for m in candidates if m.id not in handled]
     if not candidates:
         return []
+    # Senders are compared case-folded in Python: SQL's lower() folds ASCII only on SQLite
+    # (and on a PostgreSQL with a C locale), so "Åsa@…" and "åsa@…" would be two people.
     latest: dict[str, dt.datetime] = {}
     registered = (
-        select(func.lower(MessageRow.sender), func.max(MessageRow.received_at))
+        select(MessageRow.sender, func.max(MessageRow.received_at))
         .join(ReportVersion, ReportVersion.message_id == MessageRow.id)
         .where(MessageRow.sender.is_not(None))
-        .group_by(func.lower(MessageRow.sender))
+        .group_by(MessageRow.sender)
     )
     for sender, when in s.execute(registered):
         if sender and when is not None:
-            latest[sender] = _aware(when)
+            key = sender.casefold()
+            latest[key] = max(latest.get(key, _aware(when)), _aware(when))
     stale = []
     for m in candidates:
-        last = latest.get((m.sender or "").lower())
+        last = latest.get((m.sender or "").casefold())
         if last is not None and m.received_at is not None and last >= m.received_at:
             continue  # corrected (or registered something else) since
         stale.append(m)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from avsteg.storage import Database
+from avsteg.storage import Database, utcnow
 from avsteg.storage.users import USER_ROLES, delete_user, find_user, list_users, save_user
+from avsteg.storage.web_sessions import end_sessions_of
 
 ROLES = USER_ROLES
 _hasher = PasswordHasher()
@@ -28,7 +29,10 @@ class Account:
 
 
 def add_account(db: Database, name: str, role: str, password: str) -> bool:
-    """Create the account (True) or give an existing one a new role and password (False)."""
+    """Create the account (True) or give an existing one a new role and password (False).
+
+    A changed account's open sessions end: the old password or role no longer holds anywhere.
+    """
     name = name.strip()
     if not name:
         raise ValueError("a user name is required")
@@ -36,12 +40,19 @@ def add_account(db: Database, name: str, role: str, password: str) -> bool:
         raise ValueError("the password must have at least 8 characters")
     with db.unit_of_work() as s:
         _, created = save_user(s, name, role, _hasher.hash(password))
+        if not created:
+            end_sessions_of(s, name, via="local", reason="account-changed", now=utcnow())
     return created
 
 
 def remove_account(db: Database, name: str) -> bool:
+    """Remove the account and end its open sessions (a browser left signed in is signed out)."""
+    name = name.strip()
     with db.unit_of_work() as s:
-        return delete_user(s, name.strip())
+        removed = delete_user(s, name)
+        if removed:
+            end_sessions_of(s, name, via="local", reason="account-removed", now=utcnow())
+        return removed
 
 
 def accounts(db: Database) -> list[Account]:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from avsteg.web.security import (
     SecurityHeaders,
     SignInGate,
 )
+from avsteg.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -111,7 +113,7 @@ def create_app(settings: Settings, db: Database, schema: Schema, *,
         Middleware(SchemeAwareSessions, secret_key=secret, max_age=int(w.session_hours * 3600),
                    always_secure=w.secure_cookies),
         Middleware(CsrfGuard, forbidden=forbidden),
-        Middleware(SignInGate, max_age=int(w.session_hours * 3600)),
+        Middleware(SignInGate),
     ]
     app = Starlette(
         routes=[*(extra_routes or []), *routes()],
@@ -122,6 +124,8 @@ def create_app(settings: Settings, db: Database, schema: Schema, *,
     app.state.web = WebContext(
         settings=settings, db=db, schema=schema, templates=_templates(),
         limiter=SignInLimiter(w.login_attempts, w.login_window_seconds),
+        sessions=SessionStore(db, absolute=dt.timedelta(hours=w.session_hours),
+                              idle=dt.timedelta(minutes=w.session_idle_minutes)),
         pipeline_factory=pipeline_factory,
     )
     if w.trust_proxy_headers:

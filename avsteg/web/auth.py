@@ -1,9 +1,10 @@
 """Who is signed in: the seam every way of signing in goes through.
 
-A user is a name and a role (``handläggare`` may act, ``läsare`` may only read), kept in the
-signed session cookie under ``"user"``::
-
-    {"name": "Anna Svensson", "role": "handläggare", "via": "local", "since": 1767000000}
+A user is a name and a role (``handläggare`` may act, ``läsare`` may only read). The session
+lives on the server (:mod:`avsteg.web.sessions`, the ``web_sessions`` table); the signed cookie
+holds only its random id under ``"sid"`` and the CSRF token under ``"csrf"``. The sign-in gate
+(:class:`avsteg.web.security.SignInGate`) looks the id up once per request and leaves the user
+in the request's scope, where :func:`current_user` finds it.
 
 Local accounts (:mod:`avsteg.web.login`) are one way to sign in; Entra ID (OpenID Connect) is
 another: it only has to call :func:`sign_in` with the user it found in the ID token. Routes
@@ -17,14 +18,16 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 CASEWORKER = "handläggare"
 READER = "läsare"
 ROLES = (CASEWORKER, READER)
-SESSION_USER = "user"
+SESSION_ID = "sid"  # the cookie's random session id (its hash is the row's key)
 SESSION_CSRF = "csrf"
+SCOPE_USER = "avsteg.user"  # where the sign-in gate leaves the user it found
 # /auth/callback: where Entra ID sends the browser back after signing in (avsteg.web.oidc).
 PUBLIC_PREFIXES = ("/healthz", "/static/", "/logga-in", "/auth/callback")
 
@@ -40,26 +43,32 @@ class User:
         return self.role == CASEWORKER
 
 
-def sign_in(request: Request, user: User) -> None:
-    """Start a fresh session for ``user`` (a new CSRF token: no fixation of the old session)."""
+async def sign_in(request: Request, user: User) -> None:
+    """Start a fresh session for ``user`` (a new id and CSRF token: no fixation of the old one,
+    which ends)."""
     if user.role not in ROLES:
         raise ValueError(f"unknown role {user.role!r}")
+    store = request.app.state.web.sessions
+    old = request.session.get(SESSION_ID)
+    session_id = await run_in_threadpool(store.start, user, str(old) if old else None)
     request.session.clear()
-    request.session[SESSION_USER] = {
-        "name": user.name, "role": user.role, "via": user.via, "since": int(time.time()),
-    }
+    request.session[SESSION_ID] = session_id
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+    request.scope[SCOPE_USER] = user
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request) -> None:
+    """End the session on the server (a copy of the cookie is worthless after) and forget it."""
+    session_id = request.session.get(SESSION_ID)
+    if session_id:
+        await run_in_threadpool(request.app.state.web.sessions.end, str(session_id))
     request.session.clear()
+    request.scope[SCOPE_USER] = None
 
 
 def current_user(request: Request) -> User | None:
-    data = request.session.get(SESSION_USER)
-    if not isinstance(data, dict) or data.get("role") not in ROLES or not data.get("name"):
-        return None
-    return User(name=str(data["name"]), role=str(data["role"]), via=str(data.get("via", "local")))
+    user = request.scope.get(SCOPE_USER)
+    return user if isinstance(user, User) else None
 
 
 def require_user(request: Request) -> User:

@@ -16,6 +16,7 @@ from avsteg.domain.schema import Schema
 from avsteg.storage import Database
 from avsteg.web.auth import SignInLimiter, csrf_token, current_user
 from avsteg.web.readmodel import FiguresCache
+from avsteg.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class WebContext:
     schema: Schema
     templates: Environment
     limiter: SignInLimiter
+    sessions: SessionStore
     # Builds the pipeline for reprocessing and register-anyway (the worker's own wiring).
     pipeline_factory: Callable[[], Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -53,14 +53,14 @@ async def login_submit(request: Request) -> Response:
         return render(request, "login.html", status_code=400, next=target, name=name,
                       error="Fel användarnamn eller lösenord.")
     ctx.limiter.succeeded(name, address)
-    sign_in(request, User(account.name, account.role, "local"))
+    await sign_in(request, User(account.name, account.role, "local"))
     log.info("signed in: %s (%s)", account.name, account.role)
     return RedirectResponse(target, 303)
 
 
 async def logout(request: Request) -> Response:
     user = current_user(request)
-    sign_out(request)
+    await sign_out(request)
     if user is not None:
         log.info("signed out: %s (%s, via %s)", user.name, user.role, user.via)
     request.session["flash"] = "Du är utloggad."

@@ -143,7 +143,7 @@ class EntraSignIn:
                         name, claims.get("preferred_username"), claims.get("roles"))
             request.session.clear()
             return _refused(request, REFUSED_NO_ROLE, 403)
-        sign_in(request, User(name, role, "oidc"))
+        await sign_in(request, User(name, role, "oidc"))
         log.info("signed in: %s (%s) via Entra ID as %s from %s", name, role,
                  claims.get("preferred_username") or claims.get("sub"), address)
         return RedirectResponse("/registret", 303)

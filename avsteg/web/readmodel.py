@@ -9,6 +9,8 @@ figures of the same set from ``register_figures``); Sammanställning is summed b
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ from avsteg.storage.read_model import (
     matching_report_ids,
     message_raw,
     register_choices,
+    register_choices_mark,
     register_figures,
     register_rows,
     register_stamp,
@@ -76,10 +79,42 @@ class RegisterPage:
     report_types: list[str]
 
 
+class ChoicesCache:
+    """Registret's filter choices (years, organisations, report types), kept per database.
+
+    ``register_choices`` reads every current version (a DISTINCT over the register) and every
+    Registret page needs it; the choices change only when a version is added. So they are read
+    again only when :func:`register_choices_mark` (the newest version's id: one index lookup)
+    has moved, or after ``max_age`` seconds — which also bounds how long a version committed
+    late with a smaller id (concurrent writers on PostgreSQL) could stay out of the lists.
+    """
+
+    def __init__(self, max_age: float = 60.0) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._kept: weakref.WeakKeyDictionary[Database, tuple[int, float, dict[str, list[Any]]]]
+        self._kept = weakref.WeakKeyDictionary()
+
+    def get(self, db: Database, s: Any) -> dict[str, list[Any]]:
+        mark = register_choices_mark(s)
+        now = time.monotonic()
+        with self._lock:
+            kept = self._kept.get(db)
+        if kept is not None and kept[0] == mark and now - kept[1] < self.max_age:
+            return kept[2]
+        choices = register_choices(s)
+        with self._lock:
+            self._kept[db] = (mark, now, choices)
+        return choices
+
+
+CHOICES = ChoicesCache()
+
+
 def register_page(db: Database, f: Filters, page_size: int) -> RegisterPage:
     sort = SORTS.get(f.sort, "received")
     with db.unit_of_work(readonly=True) as s:
-        choices = register_choices(s)
+        choices = CHOICES.get(db, s)
         figures = register_figures(s, **f.query())
         pages = max(1, -(-figures.reports // page_size))
         page = min(max(1, f.page), pages)

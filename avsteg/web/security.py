@@ -1,8 +1,10 @@
 """The app's protective layers, as plain ASGI middleware so no route can forget them.
 
 * :class:`SchemeAwareSessions` — the signed session cookie (HttpOnly, SameSite=Lax), marked
-  Secure whenever the request came over HTTPS (as the proxy says, when trusted).
-* :class:`SignInGate` — nothing but :data:`~avsteg.web.auth.PUBLIC_PREFIXES` without a session.
+  Secure whenever the request came over HTTPS (as the proxy says, when trusted). It carries the
+  session's id and the CSRF token; who is signed in is kept on the server.
+* :class:`SignInGate` — looks the session up on the server (:mod:`avsteg.web.sessions`);
+  nothing but :data:`~avsteg.web.auth.PUBLIC_PREFIXES` without a live one.
 * :class:`CsrfGuard` — every POST carries the session's token (form field or header), checked
   before any endpoint runs.
 * :class:`SecurityHeaders` — a Content-Security-Policy without inline script or style, and the
@@ -12,16 +14,16 @@
 from __future__ import annotations
 
 import hmac
-import time
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from avsteg.web.auth import PUBLIC_PREFIXES, SESSION_CSRF, SESSION_USER
+from avsteg.web.auth import PUBLIC_PREFIXES, SCOPE_USER, SESSION_CSRF, SESSION_ID
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = b"x-csrf-token"
@@ -56,27 +58,39 @@ def _is_public(path: str) -> bool:
     return any(path == p.rstrip("/") or path.startswith(p) for p in PUBLIC_PREFIXES)
 
 
-class SignInGate:
-    """Send anyone without a session to the sign-in page (GET) or refuse them (other methods).
+# Never looked up: files and the health check need no session (and no database read).
+UNCHECKED_PREFIXES = ("/static/", "/healthz")
 
-    A session ends ``max_age`` seconds after sign-in, however busy it was (the cookie alone is
-    renewed whenever the session changes).
+
+class SignInGate:
+    """Find who holds the session (one read on the server) and send anyone without a live one
+    to the sign-in page (GET) or refuse them (other methods).
+
+    A session ends when its person signs out or loses their account, ``web.session_hours``
+    after sign-in however busy it was, or after ``web.session_idle_minutes`` without a request
+    (:class:`avsteg.web.sessions.SessionStore`). The user found is left in the scope for
+    :func:`avsteg.web.auth.current_user`, on the public pages too (the sign-in form redirects
+    someone already signed in).
     """
 
-    def __init__(self, app: ASGIApp, max_age: int) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_age = max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_public(scope["path"]):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or any(path.startswith(p) for p in UNCHECKED_PREFIXES):
             await self.app(scope, receive, send)
             return
         session = scope.get("session", {})
-        user = session.get(SESSION_USER)
-        if user and time.time() - float(user.get("since", 0)) > self.max_age:
-            session.clear()
-            user = None
-        if user:
+        session_id = session.get(SESSION_ID)
+        user = None
+        if session_id:
+            store = scope["app"].state.web.sessions
+            user = await run_in_threadpool(store.resolve, str(session_id))
+            if user is None:  # ended, expired or unknown: the cookie forgets it too
+                session.clear()
+        scope[SCOPE_USER] = user
+        if user is not None or _is_public(path):
             await self.app(scope, receive, send)
             return
         target = scope["path"]

@@ -12,23 +12,29 @@ moments, and started again each time. Afterwards one clean ``avsteg run --once``
 """
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
 import time
 
 import pytest
 
+from tests.support.crash_checks import (
+    assert_registered_once,
+    clean_run_after_kills,
+    kill,
+    processed_count,
+    sent_reply_rows,
+    window_duplicates,
+)
 from tests.support.worker_env import (
     PROCESSED,
     REJECTED,
     append_all,
-    avsteg,
-    db_facts,
     folder_ids,
+    ids_by_kind,
     mixed_backlog,
     replies_by_original,
+    reply_order,
     spawn,
     worker_environ,
 )
@@ -40,13 +46,6 @@ MAX_KILLS = 30
 MIN_KILLS = 10
 DEFAULT_SEED = 20260309  # fixed: a failure is reproduced by running the test again
 DEADLINE_SECONDS = 75
-
-
-def _processed_count(db_url: str) -> int:
-    try:
-        return int(db_facts(db_url)["states"].get("processed", 0))
-    except Exception:  # noqa: BLE001 - the schema may not exist before the first start
-        return 0
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
@@ -73,31 +72,17 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         _wait_for_start(log, lives=len(kills) + 1, proc=proc)
         slowness = min(max((time.monotonic() - born) / 0.5, 1.0), 10.0)
         time.sleep(rng.uniform(0.05, 0.5) * slowness)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        time.sleep(0.05)  # a DATA the dead client had finished sending is still accepted
+        kill(proc)
         kills.append(len(smtp_server.messages))
-        progress.append(_processed_count(db_url))
-        if len(kills) >= MIN_KILLS and _processed_count(db_url) == BACKLOG:
+        progress.append(processed_count(db_url))
+        if len(kills) >= MIN_KILLS and processed_count(db_url) == BACKLOG:
             break
-    worked_before_clean_run = _processed_count(db_url)
-    assert len(kills) >= MIN_KILLS
-    assert worked_before_clean_run > 0, log.read_text()[-3000:]  # the kills did not stop all work
-    assert len(set(progress)) >= 3, progress  # the kills fell in the middle of the work
-
-    avsteg(["run", "--once"], env, cwd=tmp_path)
-
-    reports = {m.message_id for m in backlog if m.kind == "report"}
-    rejects = {m.message_id for m in backlog if m.kind == "reject"}
-    human = {m.message_id for m in backlog if m.kind == "human"}
-    facts = db_facts(db_url)
+    worked_before_clean_run = clean_run_after_kills(env, tmp_path, db_url, kills, progress,
+                                                    min_kills=MIN_KILLS, log=log)
+    reports, rejects, human = ids_by_kind(backlog)
 
     # Every report registered exactly once.
-    register = [json.loads(x) for x in avsteg(["list", "--json"], env, cwd=tmp_path).stdout.splitlines()]
-    assert sorted(r["message_id"] for r in register) == sorted(reports)
-    assert len({r["reference"] for r in register}) == len(reports)
-    assert set(facts["versions"]) == reports and set(facts["versions"].values()) == {1}
-    assert set(facts["states"]) == {"processed"}
+    facts = assert_registered_once(env, tmp_path, db_url, reports)
 
     # Filed away once each; human mail untouched.
     assert set(folder_ids(dovecot, mail_user, PROCESSED)) == reports
@@ -109,26 +94,13 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(
         assert flags == (("\\Flagged",) if mid in flagged else ()), (mid, flags)
 
     # One reply row per answered message in the database, all sent.
-    rows = {}
-    for original, status, header in facts["replies"]:
-        assert original not in rows, f"two replies composed for {original}"
-        rows[original] = (status, header)
-    assert set(rows) == reports | rejects
-    assert {status for status, _ in rows.values()} == {"sent"}
+    rows = sent_reply_rows(facts, reports | rejects)
 
     # What arrived at the SMTP server: every sender answered; duplicates only in the window.
     arrived = replies_by_original(smtp_server)
     assert set(arrived) == reports | rejects
-    order = [m for m in _arrival_order(smtp_server)]
-    duplicates = 0
-    for original, reply_ids in arrived.items():
-        assert set(reply_ids) == {rows[original][1].strip("<>")}, (original, reply_ids)
-        if len(reply_ids) > 1:
-            duplicates += len(reply_ids) - 1
-            positions = [i for i, (o, _r) in enumerate(order) if o == original]
-            for first, second in zip(positions, positions[1:]):
-                assert any(first < k <= second for k in kills), (
-                    f"{original} answered twice without a kill in between")
+    order = reply_order(received.raw for received in list(smtp_server.messages))
+    duplicates = window_duplicates(arrived, order, rows, kills)
     print(f"\nseed {seed}: processed at each kill {progress}; deliveries at each kill {kills}")
     print(f"{len(kills)} kills, {worked_before_clean_run}/{BACKLOG} processed before the clean "
           f"run, {len(smtp_server.messages)} deliveries, {duplicates} in the documented window")
@@ -142,13 +114,3 @@ def _wait_for_start(log, *, lives: int, proc, timeout: float = 60.0) -> None:
         assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
         assert time.monotonic() < deadline, "the worker did not start within a minute"
         time.sleep(0.02)
-
-
-def _arrival_order(smtp_server) -> list[tuple[str, str]]:
-    from tests.support.worker_env import _bare, parse
-
-    out = []
-    for received in smtp_server.messages:
-        msg = parse(received.raw)
-        out.append((_bare(msg["In-Reply-To"]) or "?", _bare(msg["Message-ID"]) or "?"))
-    return out

@@ -18,7 +18,6 @@ from avsteg.bootstrap import make_mailbox
 from avsteg.commands.worker_service import Service
 from avsteg.domain.errors import TransientError
 from tests.support.worker_env import (
-    Workers,
     append_all,
     db_facts,
     replies_by_original,
@@ -27,13 +26,6 @@ from tests.support.worker_env import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers():
-    made = Workers()
-    yield made
-    made.close()
 
 
 def _sent_count(db_url: str) -> int:

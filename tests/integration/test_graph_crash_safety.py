@@ -9,7 +9,6 @@ process died before it recorded "sent"), with a kill in between.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -17,16 +16,16 @@ import time
 
 import pytest
 
-from tests.support.graph_env import (
-    PROCESSED,
-    REJECTED,
-    arrival_order,
-    folder_state,
-    graph_environ,
-    sent_by_original,
-    touched_human_mail,
+from tests.support.crash_checks import (
+    assert_registered_once,
+    clean_run_after_kills,
+    kill,
+    processed_count,
+    sent_reply_rows,
+    window_duplicates,
 )
-from tests.support.worker_env import avsteg, db_facts, mixed_backlog, spawn
+from tests.support.graph_env import arrival_order, assert_filed, graph_environ, sent_by_original
+from tests.support.worker_env import ids_by_kind, mixed_backlog, spawn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -52,13 +51,6 @@ def _startup_seconds(env, cwd, log) -> float:
         proc.wait()
 
 
-def _processed_count(db_url: str) -> int:
-    try:
-        return int(db_facts(db_url)["states"].get("processed", 0))
-    except Exception:  # noqa: BLE001 - the schema may not exist before the first start
-        return 0
-
-
 def test_sigkill_during_a_graph_backlog_loses_nothing_and_doubles_nothing(
         graph_server, db_url, tmp_path):
     seed = int(os.environ.get("KILL_TEST_SEED") or 1313)
@@ -74,65 +66,32 @@ def test_sigkill_during_a_graph_backlog_loses_nothing_and_doubles_nothing(
     kills: list[int] = [len(graph_server.sent)]  # replies that had reached Graph at each kill
     log = tmp_path / "run.log"
     startup = _startup_seconds(env, tmp_path, log)
-    progress: list[int] = [_processed_count(db_url)]
+    progress: list[int] = [processed_count(db_url)]
     started = time.monotonic()
     extra = 0.0  # grows while lives end before any work (a machine slower than at start-up)
     while len(kills) < MAX_KILLS and time.monotonic() - started < DEADLINE_SECONDS:
         proc = spawn(["run"], env, cwd=tmp_path, log=log)
         time.sleep(startup * rng.uniform(0.8, 1.0) + rng.uniform(0.0, 1.2) + extra)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        time.sleep(0.05)
+        kill(proc)
         kills.append(len(graph_server.sent))
-        progress.append(_processed_count(db_url))
+        progress.append(processed_count(db_url))
         extra = extra + 0.5 if progress[-1] == progress[-2] else max(0.0, extra - 0.25)
         if len(kills) >= MIN_KILLS and progress[-1] == BACKLOG:
             break
-    worked_before_clean_run = _processed_count(db_url)
-    assert len(kills) >= MIN_KILLS
-    assert worked_before_clean_run > 0, log.read_text()[-3000:]
-    assert len(set(progress)) >= 3, progress
+    worked_before_clean_run = clean_run_after_kills(env, tmp_path, db_url, kills, progress,
+                                                    min_kills=MIN_KILLS, log=log)
+    reports, rejects, human = ids_by_kind(backlog)
 
-    avsteg(["run", "--once"], env, cwd=tmp_path)
+    facts = assert_registered_once(env, tmp_path, db_url, reports)
 
-    reports = {m.message_id for m in backlog if m.kind == "report"}
-    rejects = {m.message_id for m in backlog if m.kind == "reject"}
-    human = {m.message_id for m in backlog if m.kind == "human"}
-    facts = db_facts(db_url)
+    assert_filed(graph_server, reports, rejects, human, read_before)
 
-    register = [json.loads(x) for x in avsteg(["list", "--json"], env, cwd=tmp_path).stdout.splitlines()]
-    assert sorted(r["message_id"] for r in register) == sorted(reports)
-    assert len({r["reference"] for r in register}) == len(reports)
-    assert set(facts["versions"]) == reports and set(facts["versions"].values()) == {1}
-    assert set(facts["states"]) == {"processed"}
-
-    assert set(folder_state(graph_server, PROCESSED)) == reports
-    assert set(folder_state(graph_server, REJECTED)) == rejects
-    inbox = folder_state(graph_server, "Inbox")
-    assert set(inbox) == human
-    for mid, is_read in inbox.items():
-        assert is_read == (mid in read_before), mid
-    assert touched_human_mail(graph_server) == 0
-
-    rows = {}
-    for original, status, header in facts["replies"]:
-        assert original not in rows, f"two replies composed for {original}"
-        rows[original] = (status, header)
-    assert set(rows) == reports | rejects
-    assert {status for status, _ in rows.values()} == {"sent"}
+    rows = sent_reply_rows(facts, reports | rejects)
 
     arrived = sent_by_original(graph_server)
     assert set(arrived) == reports | rejects
     order = arrival_order(graph_server)
-    duplicates = 0
-    for original, reply_ids in arrived.items():
-        assert set(reply_ids) == {rows[original][1].strip("<>")}, (original, reply_ids)
-        if len(reply_ids) > 1:
-            duplicates += len(reply_ids) - 1
-            positions = [i for i, (o, _r) in enumerate(order) if o == original]
-            for first, second in zip(positions, positions[1:]):
-                assert any(first < k <= second for k in kills), (
-                    f"{original} answered twice without a kill in between")
+    duplicates = window_duplicates(arrived, order, rows, kills)
     print(f"\nseed {seed}: processed at each kill {progress}; replies at each kill {kills}")
     print(f"{len(kills)} kills, {worked_before_clean_run}/{BACKLOG} processed before the clean "
           f"run, {len(graph_server.sent)} sendMail, {duplicates} in the documented window")

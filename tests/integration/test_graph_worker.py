@@ -16,13 +16,14 @@ from tests.support.graph_ca import make_client_certificate
 from tests.support.graph_env import (
     PROCESSED,
     REJECTED,
+    assert_filed,
     folder_state,
     graph_environ,
     sent_by_original,
     touched_human_mail,
 )
 from tests.support.graph_server import App, start_graph_server, stop_graph_server
-from tests.support.worker_env import avsteg, db_facts, mixed_backlog
+from tests.support.worker_env import avsteg, db_facts, ids_by_kind, mixed_backlog
 
 pytestmark = [pytest.mark.integration]
 
@@ -52,23 +53,15 @@ def test_backlog_is_worked_off_and_a_second_run_changes_nothing(graph_server, db
     result = avsteg(["run", "--once"], env, cwd=tmp_path)
     assert "23 in Inbox" in result.stderr, result.stderr[-2000:]
 
-    reports = {m.message_id for m in backlog if m.kind == "report"}
-    rejects = {m.message_id for m in backlog if m.kind == "reject"}
-    human = {m.message_id for m in backlog if m.kind == "human"}
+    reports, rejects, human = ids_by_kind(backlog)
     register = _register(env, tmp_path)
     assert sorted(r["message_id"] for r in register) == sorted(reports)
 
     # Filed by move into folders made on the way; human mail untouched, read state as it was.
-    assert set(folder_state(graph_server, PROCESSED)) == reports
-    assert set(folder_state(graph_server, REJECTED)) == rejects
-    inbox = folder_state(graph_server, "Inbox")
-    assert set(inbox) == human
-    for mid, is_read in inbox.items():
-        assert is_read == (mid in read_before), mid
+    assert_filed(graph_server, reports, rejects, human, read_before)
     for path in (PROCESSED, REJECTED):
         for mid, is_read in folder_state(graph_server, path).items():
             assert is_read == (mid in read_before), mid  # $value never marks anything read
-    assert touched_human_mail(graph_server) == 0
 
     # One reply per answered message, sent as MIME through sendMail, threaded to the original.
     sent = sent_by_original(graph_server)

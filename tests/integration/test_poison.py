@@ -19,7 +19,6 @@ from avsteg.domain.errors import TransientError
 from avsteg.storage import Database
 from tests.support.worker_env import (
     PROCESSED,
-    Workers,
     append_all,
     db_facts,
     folder_ids,
@@ -33,13 +32,6 @@ from tests.support.worker_env import (
 from tests.unit.test_storage_values import scenario_hostile_values
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers():
-    made = Workers()
-    yield made
-    made.close()
 
 
 def test_hostile_values_on_postgresql(postgres_db_url: str) -> None:

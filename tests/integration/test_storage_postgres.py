@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-import threading
 import time
 from collections.abc import Iterator
 
@@ -16,9 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from avsteg.domain.errors import TransientError
-from avsteg.storage import Database, MailboxPosition, next_reference, store_raw_message
+from avsteg.storage import Database, MailboxPosition, next_reference
 from avsteg.storage.models import MessageRow
 from tests.unit.test_storage import (
+    at_once,
     scenario_lease_race,
     scenario_leases,
     scenario_migrations_up_and_down,
@@ -27,6 +27,7 @@ from tests.unit.test_storage import (
     scenario_reference_race,
     scenario_store_same_position_once,
     scenario_versions,
+    store_bare,
 )
 
 pytestmark = pytest.mark.integration
@@ -121,34 +122,15 @@ def test_storing_the_same_position_twice_gives_one_row(pg: Database) -> None:
 
 def test_two_workers_storing_one_position_at_once_keep_one_row(pg: Database) -> None:
     position = MailboxPosition("acct", "INBOX", 3, 99)
-    barrier = threading.Barrier(4)
     outcomes: list[bool] = []
-    errors: list[BaseException] = []
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            with pg.unit_of_work() as s:
-                _row, new = store_raw_message(
-                    s,
-                    b"raw",
-                    message_id="<x@y>",
-                    sender=None,
-                    subject=None,
-                    received_at=None,
-                    position=position,
-                )
-                time.sleep(0.05)  # hold the transaction open so the others collide
-            outcomes.append(new)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def worker(_i: int) -> None:
+        with pg.unit_of_work() as s:
+            _row, new = store_bare(s, b"raw", mid="<x@y>", position=position)
+            time.sleep(0.05)  # hold the transaction open so the others collide
+        outcomes.append(new)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    at_once(worker, 4)
     assert sorted(outcomes) == [False, False, False, True]
     with pg.unit_of_work(readonly=True) as s:
         assert s.execute(select(func.count(MessageRow.id))).scalar_one() == 1
@@ -168,9 +150,7 @@ def test_timestamps_come_back_as_utc(pg: Database) -> None:
     stockholm = dt.timezone(dt.timedelta(hours=1))
     received = dt.datetime(2026, 3, 5, 13, 0, tzinfo=stockholm)
     with pg.unit_of_work() as s:
-        row, _ = store_raw_message(
-            s, b"t", message_id=None, sender=None, subject=None, received_at=received, position=None
-        )
+        row, _ = store_bare(s, b"t", received_at=received)
         pk = row.id
     with pg.unit_of_work(readonly=True) as s:
         again = s.get(MessageRow, pk)

@@ -18,10 +18,9 @@ from tests.support import emails
 from tests.support.worker_env import (
     PROCESSED,
     REJECTED,
-    Workers,
     append_all,
+    assert_worked_off_once,
     db_facts,
-    folder_ids,
     mixed_backlog,
     register,
     replies_by_original,
@@ -34,26 +33,6 @@ from tests.support.worker_env import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers():
-    made = Workers()
-    yield made
-    made.close()
-
-
-def _assert_each_once(dovecot, user, smtp, db_url, backlog) -> None:
-    reports = {m.message_id for m in backlog if m.kind == "report"}
-    rejects = {m.message_id for m in backlog if m.kind == "reject"}
-    facts = db_facts(db_url)
-    assert set(facts["versions"]) == reports and set(facts["versions"].values()) == {1}
-    assert sorted(r["message_id"] for r in register(db_url)) == sorted(reports)
-    replies = replies_by_original(smtp)
-    assert set(replies) == reports | rejects
-    assert all(len(v) == 1 for v in replies.values()), replies
-    assert set(folder_ids(dovecot, user, PROCESSED)) == reports
-    assert set(folder_ids(dovecot, user, REJECTED)) == rejects
 
 
 def test_two_worker_threads_on_one_database(dovecot, mail_user, smtp_server, workers, db_url):
@@ -84,7 +63,7 @@ def test_two_worker_threads_on_one_database(dovecot, mail_user, smtp_server, wor
     assert not errors, errors
     assert not set(handled[0]) & set(handled[1])  # never the same message in both
     assert sorted(handled[0] + handled[1]) == sorted(m.message_id for m in backlog)
-    _assert_each_once(dovecot, mail_user, smtp_server, db_url, backlog)
+    assert_worked_off_once(dovecot, mail_user, smtp_server, db_url, backlog)
 
 
 @pytest.mark.slow
@@ -113,7 +92,7 @@ def test_two_worker_processes_on_one_database(dovecot, mail_user, smtp_server, p
             p.wait(15)
     logs = [(tmp_path / f"w{i}.log").read_text() for i in (0, 1)]
     assert all('"event": "message"' in log or "another worker holds" in log for log in logs)
-    _assert_each_once(dovecot, mail_user, smtp_server, postgres_db_url, backlog)
+    assert_worked_off_once(dovecot, mail_user, smtp_server, postgres_db_url, backlog)
 
 
 def test_idle_wakes_the_service_within_seconds(dovecot, mail_user, smtp_server, workers,

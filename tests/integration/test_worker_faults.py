@@ -14,9 +14,8 @@ import pytest
 from avsteg.domain.errors import TransientError
 from tests.support.worker_env import (
     PROCESSED,
-    REJECTED,
-    Workers,
     append_all,
+    assert_worked_off_once,
     avsteg,
     db_facts,
     folder_ids,
@@ -31,13 +30,6 @@ from tests.support.worker_env import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers():
-    made = Workers()
-    yield made
-    made.close()
 
 
 def _reply_states(db_url: str) -> dict[str, str]:
@@ -116,21 +108,7 @@ def test_imap_connection_dropped_mid_batch(dovecot, mail_user, smtp_server, work
     assert kicked, "the kicks never happened"
     run_until_empty(worker)
 
-    _assert_worked_off_once(dovecot, mail_user, smtp_server, db_url, backlog)
-
-
-def _assert_worked_off_once(dovecot, mail_user, smtp_server, db_url, backlog) -> None:
-    reports = {m.message_id for m in backlog if m.kind == "report"}
-    rejects = {m.message_id for m in backlog if m.kind == "reject"}
-    facts = db_facts(db_url)
-    assert set(facts["versions"]) == reports and set(facts["versions"].values()) == {1}
-    assert set(folder_ids(dovecot, mail_user, PROCESSED)) == reports
-    assert set(folder_ids(dovecot, mail_user, REJECTED)) == rejects
-    assert set(folder_ids(dovecot, mail_user, "INBOX")) == {
-        m.message_id for m in backlog if m.kind == "human"}
-    replies = replies_by_original(smtp_server)
-    assert set(replies) == reports | rejects
-    assert all(len(v) == 1 for v in replies.values()), replies
+    assert_worked_off_once(dovecot, mail_user, smtp_server, db_url, backlog)
 
 
 def test_bad_database_url_for_one_poll(dovecot, mail_user, smtp_server, tmp_path):
@@ -179,7 +157,7 @@ def test_postgresql_stopped_mid_poll_and_back(dovecot, mail_user, smtp_server, w
 
         restart_postgres(cluster)
         run_until_empty(worker)
-        _assert_worked_off_once(dovecot, mail_user, smtp_server, db_url, backlog)
+        assert_worked_off_once(dovecot, mail_user, smtp_server, db_url, backlog)
         assert db_facts(db_url)["states"] == {"processed": len(backlog)}
     finally:
         cluster.stop()

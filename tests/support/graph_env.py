@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from tests.support.graph_server import GraphServer
-from tests.support.worker_env import _bare, parse
+from tests.support.worker_env import _bare, by_original, parse, reply_order
 
 PROCESSED = "Avsteg/Registrerade"
 REJECTED = "Avsteg/Avvisade"
@@ -48,13 +48,22 @@ def folder_state(server: GraphServer, path: str) -> dict[str, bool]:
     return out
 
 
+def assert_filed(server: GraphServer, reports: set[str], rejects: set[str], human: set[str],
+                 read_before: set[str]) -> None:
+    """Reports and rejects each moved to their folder once; human mail still in the Inbox with
+    its read state as it was (``read_before``), and no message changed but by our moves."""
+    assert set(folder_state(server, PROCESSED)) == reports
+    assert set(folder_state(server, REJECTED)) == rejects
+    inbox = folder_state(server, "Inbox")
+    assert set(inbox) == human
+    for mid, is_read in inbox.items():
+        assert is_read == (mid in read_before), mid
+    assert touched_human_mail(server) == 0
+
+
 def sent_by_original(server: GraphServer) -> dict[str, list[str]]:
     """Message-ID answered (In-Reply-To) → Message-IDs of the replies sent with sendMail."""
-    out: dict[str, list[str]] = {}
-    for raw in list(server.sent):
-        msg = parse(raw)
-        out.setdefault(_bare(msg["In-Reply-To"]) or "?", []).append(_bare(msg["Message-ID"]) or "?")
-    return out
+    return by_original(arrival_order(server))
 
 
 def touched_human_mail(server: GraphServer) -> int:
@@ -63,12 +72,9 @@ def touched_human_mail(server: GraphServer) -> int:
 
 
 def arrival_order(server: GraphServer) -> list[tuple[str, str]]:
-    out = []
-    for raw in list(server.sent):
-        msg = parse(raw)
-        out.append((_bare(msg["In-Reply-To"]) or "?", _bare(msg["Message-ID"]) or "?"))
-    return out
+    """(In-Reply-To, Message-ID) of each reply sent with sendMail, in the order sent."""
+    return reply_order(list(server.sent))
 
 
-__all__ = ["PROCESSED", "REJECTED", "arrival_order", "folder_state", "graph_environ",
+__all__ = ["PROCESSED", "REJECTED", "arrival_order", "assert_filed", "folder_state", "graph_environ",
            "sent_by_original", "touched_human_mail", "Any"]

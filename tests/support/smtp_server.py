@@ -145,16 +145,20 @@ class SmtpServer:
 
 
 def start_smtp_server(
-    tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False
+    tls_context: ssl.SSLContext | None = None, implicit_tls: bool = False,
+    smtputf8: bool = True,
 ) -> SmtpServer:
-    """aiosmtpd on a free port; STARTTLS when ``tls_context`` is given, or implicit TLS."""
+    """aiosmtpd on a free port; STARTTLS when ``tls_context`` is given, or implicit TLS.
+
+    ``smtputf8=False``: a server that does not offer SMTPUTF8 (internationalised addresses).
+    """
     from aiosmtpd.controller import Controller
 
     handler = RecordingHandler()
     kwargs: dict[str, Any] = {
         "authenticator": handler.authenticate,
         "auth_require_tls": False,
-        "enable_SMTPUTF8": True,
+        "enable_SMTPUTF8": smtputf8,
     }
     if tls_context is not None and implicit_tls:
         kwargs["ssl_context"] = tls_context

@@ -120,6 +120,16 @@ def mixed_backlog(n: int, *, tag: str = "m") -> list[Sent]:
     return out
 
 
+def ids_by_kind(backlog: Iterable[Sent]) -> tuple[set[str], set[str], set[str]]:
+    """Message-IDs of the backlog's reports, rejects and human mail."""
+    backlog = list(backlog)
+
+    def ids(kind: str) -> set[str]:
+        return {m.message_id for m in backlog if m.kind == kind}
+
+    return ids("report"), ids("reject"), ids("human")
+
+
 def append_all(dovecot: Any, user: Any, messages: Iterable[bytes], folder: str = "INBOX",
                flags: tuple[str, ...] = ()) -> None:
     """APPEND over one connection (the fixture's ``append`` logs in once per message)."""
@@ -283,14 +293,26 @@ def _bare(value: str | None) -> str | None:
     return m.group(1) if m else value.strip()
 
 
+def reply_order(raws: Iterable[bytes]) -> list[tuple[str, str]]:
+    """(In-Reply-To, Message-ID) of each reply, in the order the replies arrived."""
+    out = []
+    for raw in raws:
+        msg = parse(raw)
+        out.append((_bare(msg["In-Reply-To"]) or "?", _bare(msg["Message-ID"]) or "?"))
+    return out
+
+
+def by_original(order: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Message-ID answered → the Message-IDs of its replies, in order."""
+    out: dict[str, list[str]] = {}
+    for original, reply in order:
+        out.setdefault(original, []).append(reply)
+    return out
+
+
 def replies_by_original(smtp: Any) -> dict[str, list[str]]:
     """Message-ID answered (In-Reply-To) → the Message-IDs of the replies that arrived, in order."""
-    out: dict[str, list[str]] = {}
-    for received in list(smtp.messages):
-        msg = parse(received.raw)
-        original = _bare(msg["In-Reply-To"])
-        out.setdefault(original or "?", []).append(_bare(msg["Message-ID"]) or "?")
-    return out
+    return by_original(reply_order(received.raw for received in list(smtp.messages)))
 
 
 def folder_ids(dovecot: Any, user: Any, folder: str) -> dict[str, tuple[str, ...]]:
@@ -301,6 +323,22 @@ def folder_ids(dovecot: Any, user: Any, folder: str) -> dict[str, tuple[str, ...
         assert mid not in out, f"{mid} twice in {folder}"
         out[mid] = tuple(f for f in flags if f != "\\Recent")
     return out
+
+
+def assert_worked_off_once(dovecot: Any, user: Any, smtp: Any, db_url: str,
+                           backlog: list[Sent]) -> None:
+    """After a backlog was worked off: each report registered once (one version), each report
+    and reject answered once and filed in its folder, human mail left in INBOX."""
+    reports, rejects, human = ids_by_kind(backlog)
+    facts = db_facts(db_url)
+    assert set(facts["versions"]) == reports and set(facts["versions"].values()) == {1}
+    assert sorted(r["message_id"] for r in register(db_url)) == sorted(reports)
+    replies = replies_by_original(smtp)
+    assert set(replies) == reports | rejects
+    assert all(len(v) == 1 for v in replies.values()), replies
+    assert set(folder_ids(dovecot, user, PROCESSED)) == reports
+    assert set(folder_ids(dovecot, user, REJECTED)) == rejects
+    assert set(folder_ids(dovecot, user, "INBOX")) == human
 
 
 # -- a PostgreSQL of our own, to stop and start -------------------------------------------------

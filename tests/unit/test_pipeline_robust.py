@@ -61,7 +61,7 @@ def test_the_raw_bytes_are_committed_before_the_message_is_read(env, monkeypatch
     raw = good_report(1)
     seen: list[int] = []
 
-    def read(self, data: bytes):
+    def read(self, data: bytes, size: int | None = None):
         seen.extend(r.id for r in rows(db) if r.raw == data and r.sha256 == sha256_hex(data))
         raise RuntimeError("the reader blew up")
 

@@ -11,7 +11,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,7 +59,14 @@ from avsteg.storage import (
     store_raw_message,
     withdraw_report,
 )
-from avsteg.storage.models import Base, MessageRow, ProblemRow, Report, ReportVersion
+from avsteg.storage.models import (
+    Base,
+    MessageRow,
+    ProblemRow,
+    ReplyRow,
+    Report,
+    ReportVersion,
+)
 
 T0 = dt.datetime(2026, 3, 5, 12, 0, tzinfo=dt.UTC)
 APP_TABLES = {
@@ -77,6 +84,7 @@ APP_TABLES = {
     "report_versions",
     "reports",
     "trusted_domains",
+    "web_sessions",
 }
 
 
@@ -151,6 +159,43 @@ def store(s, raw: bytes = b"Subject: avsteg\r\n\r\nhej", *, mid="<m1@pn.goteborg
         now=T0,
     )
     return row
+
+
+def store_bare(s, raw: bytes, *, mid: str | None = None, position: MailboxPosition | None = None,
+               received_at: dt.datetime | None = None) -> tuple[MessageRow, bool]:
+    """Store as a file or a header-less message is stored: nothing known but the bytes (and
+    where they were found); returns the row and whether it is new."""
+    return store_raw_message(s, raw, message_id=mid, sender=None, subject=None,
+                             received_at=received_at, position=position)
+
+
+def reply(s, mid: str, *, message: MessageRow | None = None, report: Report | None = None,
+          kind: str = "receipt", recipient: str = "a@goteborg.se", subject: str = "Re: x",
+          raw: bytes = b"r", now: dt.datetime | None = None) -> ReplyRow:
+    """Queue a reply with the Message-ID ``mid``; the rest as a test needs it."""
+    return queue_reply(s, message=message, report=report, kind=kind, recipient=recipient,
+                       subject=subject, message_id_header=mid, raw=raw, now=now)
+
+
+def at_once(work: Callable[[int], None], threads: int) -> None:
+    """Run ``work(i)`` in ``threads`` threads released together by a barrier, so that they
+    collide; an exception in any of them fails the test."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            work(i)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert errors == []
 
 
 # -- scenarios shared with the PostgreSQL tests -------------------------------------------
@@ -246,126 +291,92 @@ def scenario_versions(database: Database) -> None:
 
 def scenario_outbox(database: Database) -> None:
     with database.unit_of_work() as s:
-        message = store(s)
-        reply = queue_reply(
-            s,
-            message=message,
-            report=None,
-            kind="receipt",
-            recipient="Anna@PN.goteborg.se",
-            subject="Re: Avsteg",
-            message_id_header="<r1@avsteg>",
-            raw=b"raw reply",
-            now=T0,
-        )
-        reply_id = reply.id
+        queued = reply(s, "<r1@avsteg>", message=store(s), recipient="Anna@PN.goteborg.se",
+                       subject="Re: Avsteg", raw=b"raw reply", now=T0)
+        reply_id = queued.id
     with database.unit_of_work() as s:
         assert [r.id for r in due_replies(s, T0)] == [reply_id]
         assert replies_sent_to(s, "anna@pn.goteborg.se", T0 - dt.timedelta(hours=1)) == 1
         assert replies_sent_to(s, "anna@pn.goteborg.se", T0 + dt.timedelta(seconds=1)) == 0
-        [reply] = due_replies(s, T0)
-        mark_reply_failed(s, reply, "421 try later", permanent=False, now=T0, base_seconds=30)
+        [due] = due_replies(s, T0)
+        mark_reply_failed(s, due, "421 try later", permanent=False, now=T0, base_seconds=30)
     with database.unit_of_work() as s:
         assert due_replies(s, T0 + dt.timedelta(seconds=29)) == []
-        [reply] = due_replies(s, T0 + dt.timedelta(seconds=30))
-        assert (reply.status, reply.attempts, reply.last_error) == ("queued", 1, "421 try later")
-        mark_reply_failed(s, reply, "421 again", permanent=False, now=T0 + dt.timedelta(seconds=30))
-        assert reply.next_attempt_at == T0 + dt.timedelta(seconds=90)  # 30 s, then 60 s
+        [due] = due_replies(s, T0 + dt.timedelta(seconds=30))
+        assert (due.status, due.attempts, due.last_error) == ("queued", 1, "421 try later")
+        mark_reply_failed(s, due, "421 again", permanent=False, now=T0 + dt.timedelta(seconds=30))
+        assert due.next_attempt_at == T0 + dt.timedelta(seconds=90)  # 30 s, then 60 s
     with database.unit_of_work() as s:
-        [reply] = due_replies(s, T0 + dt.timedelta(seconds=90))
-        mark_reply_sent(s, reply, now=T0 + dt.timedelta(seconds=91))
+        [due] = due_replies(s, T0 + dt.timedelta(seconds=90))
+        mark_reply_sent(s, due, now=T0 + dt.timedelta(seconds=91))
     with database.unit_of_work(readonly=True) as s:
         assert due_replies(s, T0 + dt.timedelta(days=1)) == []
-        reply = s.get(type(reply), reply_id)
-        assert (reply.status, reply.attempts, reply.sent_at) == (
+        sent = s.get(ReplyRow, reply_id)
+        assert sent is not None
+        assert (sent.status, sent.attempts, sent.sent_at) == (
             "sent",
             3,
             T0 + dt.timedelta(seconds=91),
         )
-        assert reply.sent_at.tzinfo is not None
+        assert sent.sent_at.tzinfo is not None
     with database.unit_of_work() as s:
-        bad = queue_reply(
-            s,
-            message=None,
-            report=None,
-            kind="reminder",
-            recipient="x@goteborg.se",
-            subject="Påminnelse",
-            message_id_header="<r2@avsteg>",
-            raw=b"r",
-            now=T0,
-        )
+        bad = reply(s, "<r2@avsteg>", kind="reminder", recipient="x@goteborg.se",
+                    subject="Påminnelse", now=T0)
         mark_reply_failed(s, bad, "550 no such user", permanent=True, now=T0)
         assert (bad.status, bad.next_attempt_at) == ("failed", None)
         assert replies_sent_to(s, "x@goteborg.se", T0 - dt.timedelta(hours=1)) == 0
 
 
 def scenario_leases(database: Database) -> None:
-    def uow(fn):
-        with database.unit_of_work() as s:
-            return fn(s)
+    """The "mailbox" lease, 60 s long; each call in a unit of work of its own, ``at`` seconds
+    after T0."""
 
-    assert uow(lambda s: acquire_lease(s, "mailbox", "w1", ttl_seconds=60, now=T0))
-    assert not uow(
-        lambda s: acquire_lease(
-            s, "mailbox", "w2", ttl_seconds=60, now=T0 + dt.timedelta(seconds=59)
-        )
-    )
-    assert uow(
-        lambda s: renew_lease(s, "mailbox", "w1", ttl_seconds=60, now=T0 + dt.timedelta(seconds=50))
-    )
+    def acquire(worker: str, at: int) -> bool:
+        with database.unit_of_work() as s:
+            return acquire_lease(s, "mailbox", worker, ttl_seconds=60,
+                                 now=T0 + dt.timedelta(seconds=at))
+
+    def renew(worker: str, at: int) -> bool:
+        with database.unit_of_work() as s:
+            return renew_lease(s, "mailbox", worker, ttl_seconds=60,
+                               now=T0 + dt.timedelta(seconds=at))
+
+    def release(worker: str) -> bool:
+        with database.unit_of_work() as s:
+            return release_lease(s, "mailbox", worker)
+
+    def holder(at: int) -> str | None:
+        with database.unit_of_work() as s:
+            return lease_holder(s, "mailbox", T0 + dt.timedelta(seconds=at))
+
+    assert acquire("w1", 0)
+    assert not acquire("w2", 59)
+    assert renew("w1", 50)
     # Renewed until T0+110: still held at T0+100.
-    assert not uow(
-        lambda s: acquire_lease(
-            s, "mailbox", "w2", ttl_seconds=60, now=T0 + dt.timedelta(seconds=100)
-        )
-    )
-    assert uow(lambda s: lease_holder(s, "mailbox", T0 + dt.timedelta(seconds=100))) == "w1"
+    assert not acquire("w2", 100)
+    assert holder(100) == "w1"
     # Expired: taken over; the old holder can neither renew nor release it.
-    assert uow(
-        lambda s: acquire_lease(
-            s, "mailbox", "w2", ttl_seconds=60, now=T0 + dt.timedelta(seconds=111)
-        )
-    )
-    assert not uow(
-        lambda s: renew_lease(
-            s, "mailbox", "w1", ttl_seconds=60, now=T0 + dt.timedelta(seconds=112)
-        )
-    )
-    assert not uow(lambda s: release_lease(s, "mailbox", "w1"))
-    assert uow(lambda s: lease_holder(s, "mailbox", T0 + dt.timedelta(seconds=112))) == "w2"
-    assert uow(lambda s: release_lease(s, "mailbox", "w2"))
-    assert uow(lambda s: lease_holder(s, "mailbox", T0 + dt.timedelta(seconds=112))) is None
-    assert uow(
-        lambda s: acquire_lease(
-            s, "mailbox", "w1", ttl_seconds=60, now=T0 + dt.timedelta(seconds=113)
-        )
-    )
+    assert acquire("w2", 111)
+    assert not renew("w1", 112)
+    assert not release("w1")
+    assert holder(112) == "w2"
+    assert release("w2")
+    assert holder(112) is None
+    assert acquire("w1", 113)
 
 
 def scenario_lease_race(database: Database, workers: int = 8) -> None:
     """Workers grab an expired lease at once: exactly one wins."""
     with database.unit_of_work() as s:
         assert acquire_lease(s, "race", "old", ttl_seconds=1, now=T0)
-    barrier = threading.Barrier(workers)
     winners: list[str] = []
-    errors: list[BaseException] = []
 
-    def worker(name: str) -> None:
-        try:
-            barrier.wait()
-            with database.unit_of_work() as s:
-                if acquire_lease(s, "race", name, ttl_seconds=60, now=T0 + dt.timedelta(seconds=5)):
-                    winners.append(name)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def worker(i: int) -> None:
+        with database.unit_of_work() as s:
+            if acquire_lease(s, "race", f"w{i}", ttl_seconds=60, now=T0 + dt.timedelta(seconds=5)):
+                winners.append(f"w{i}")
 
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    at_once(worker, workers)
     assert len(winners) == 1
     with database.unit_of_work(readonly=True) as s:
         assert lease_holder(s, "race", T0 + dt.timedelta(seconds=6)) == winners[0]
@@ -373,32 +384,21 @@ def scenario_lease_race(database: Database, workers: int = 8) -> None:
 
 def scenario_reference_race(database: Database, threads: int = 2, each: int = 50) -> list[str]:
     """Threads allocate references at once, one unit of work each: all distinct, gapless."""
-    barrier = threading.Barrier(threads)
     got: list[str] = []
-    errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            for _ in range(each):
-                with database.unit_of_work() as s:
-                    # Read first, as the pipeline does, then write: on SQLite this only
-                    # works because a unit of work takes the write lock when it begins.
-                    s.execute(select(func.count(Report.id))).scalar_one()
-                    time.sleep(0.001)
-                    reference = next_reference(s, 2026)
-                with lock:
-                    got.append(reference)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def worker(_i: int) -> None:
+        for _ in range(each):
+            with database.unit_of_work() as s:
+                # Read first, as the pipeline does, then write: on SQLite this only
+                # works because a unit of work takes the write lock when it begins.
+                s.execute(select(func.count(Report.id))).scalar_one()
+                time.sleep(0.001)
+                reference = next_reference(s, 2026)
+            with lock:
+                got.append(reference)
 
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    assert errors == []
+    at_once(worker, threads)
     total = threads * each
     assert sorted(got) == [f"AVS-2026-{n:04d}" for n in range(1, total + 1)]
     return got
@@ -407,25 +407,9 @@ def scenario_reference_race(database: Database, threads: int = 2, each: int = 50
 def scenario_store_same_position_once(database: Database) -> None:
     position = MailboxPosition("socialhansyn@ink.goteborg.se", "INBOX", 7, 42)
     with database.unit_of_work() as s:
-        first, new1 = store_raw_message(
-            s,
-            b"raw",
-            message_id="<a@x>",
-            sender=None,
-            subject=None,
-            received_at=None,
-            position=position,
-        )
+        first, new1 = store_bare(s, b"raw", mid="<a@x>", position=position)
     with database.unit_of_work() as s:
-        again, new2 = store_raw_message(
-            s,
-            b"raw",
-            message_id="<a@x>",
-            sender=None,
-            subject=None,
-            received_at=None,
-            position=position,
-        )
+        again, new2 = store_bare(s, b"raw", mid="<a@x>", position=position)
     assert (new1, new2, again.id) == (True, False, first.id)
 
 
@@ -476,34 +460,15 @@ def test_store_raw_message_identity_rules(db: Database) -> None:
             now=T0,
         )
         assert new
-        same, new_again = store_raw_message(
-            s,
-            b"bytes-1",
-            message_id="<m@x>",
-            sender=None,
-            subject=None,
-            received_at=None,
-            position=inbox,
-        )
+        same, new_again = store_bare(s, b"bytes-1", mid="<m@x>", position=inbox)
         assert (same.id, new_again) == (first.id, False)
         # Same Message-ID from another position: a new row (the pipeline calls it a duplicate).
-        other, new_other = store_raw_message(
-            s,
-            b"bytes-1",
-            message_id="<m@x>",
-            sender=None,
-            subject=None,
-            received_at=None,
-            position=MailboxPosition("acct", "INBOX", 1, 11),
-        )
+        other, new_other = store_bare(s, b"bytes-1", mid="<m@x>",
+                                      position=MailboxPosition("acct", "INBOX", 1, 11))
         assert new_other and other.id != first.id
         # Given as a file: identity is the content; the same bytes again are the same row.
-        f1, n1 = store_raw_message(
-            s, b"file", message_id=None, sender=None, subject=None, received_at=None, position=None
-        )
-        f2, n2 = store_raw_message(
-            s, b"file", message_id=None, sender=None, subject=None, received_at=None, position=None
-        )
+        f1, n1 = store_bare(s, b"file")
+        f2, n2 = store_bare(s, b"file")
         assert (n1, n2, f2.id) == (True, False, f1.id)
         assert find_processed_by_message_id(s, "<m@x>") is None
         mark_processed(s, first, outcome="registered", reason="AVS-2026-0001", now=T0)
@@ -612,29 +577,11 @@ def test_thread_lookup_finds_the_report_of_a_receipt(db: Database) -> None:
     with db.unit_of_work() as s:
         original = store(s, b"orig", mid="<orig@pn.goteborg.se>")
         one = register_report(s, message=original, parsed=parsed("A"), attachment_sha256="1")
-        receipt = queue_reply(
-            s,
-            message=original,
-            report=one,
-            kind="receipt",
-            recipient="a@goteborg.se",
-            subject="Re: x",
-            message_id_header="<receipt-1@avsteg>",
-            raw=b"r",
-        )
+        receipt = reply(s, "<receipt-1@avsteg>", message=original, report=one)
         multi = store(s, b"multi", mid="<multi@pn.goteborg.se>")
         two = register_report(s, message=multi, parsed=parsed("B"), attachment_sha256="2")
         three = register_report(s, message=multi, parsed=parsed("C"), attachment_sha256="3")
-        queue_reply(
-            s,
-            message=multi,
-            report=None,
-            kind="receipt",
-            recipient="a@goteborg.se",
-            subject="Re: y",
-            message_id_header="<receipt-2@avsteg>",
-            raw=b"r",
-        )
+        reply(s, "<receipt-2@avsteg>", message=multi, subject="Re: y")
         assert receipt.id
         ids = (one.id, two.id, three.id)
     with db.unit_of_work(readonly=True) as s:
@@ -698,22 +645,13 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 def test_reply_gives_up_after_max_attempts(db: Database) -> None:
     with db.unit_of_work() as s:
-        reply = queue_reply(
-            s,
-            message=None,
-            report=None,
-            kind="digest",
-            recipient="b@goteborg.se",
-            subject="Vecka",
-            message_id_header="<d@avsteg>",
-            raw=b"d",
-            now=T0,
-        )
+        digest = reply(s, "<d@avsteg>", kind="digest", recipient="b@goteborg.se",
+                       subject="Vecka", raw=b"d", now=T0)
         for _ in range(2):
-            mark_reply_failed(s, reply, "timeout", permanent=False, now=T0, max_attempts=3)
-            assert reply.status == "queued"
-        mark_reply_failed(s, reply, "timeout", permanent=False, now=T0, max_attempts=3)
-        assert (reply.status, reply.attempts) == ("failed", 3)
+            mark_reply_failed(s, digest, "timeout", permanent=False, now=T0, max_attempts=3)
+            assert digest.status == "queued"
+        mark_reply_failed(s, digest, "timeout", permanent=False, now=T0, max_attempts=3)
+        assert (digest.status, digest.attempts) == ("failed", 3)
 
 
 def test_leases_take_over_after_expiry(db: Database) -> None:

@@ -17,17 +17,16 @@ from pathlib import Path
 import pytest
 from docx import Document
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.web.conftest import browser_context
 from tests.web.support import (
     CASEWORKER,
-    CHROMIUM_ARGS,
     OUTSIDER,
     READER,
     LiveServer,
     Register,
     axe_path,
-    chromium_path,
 )
 
 pytestmark = pytest.mark.integration
@@ -40,21 +39,8 @@ def server(register: Register) -> Iterator[LiveServer]:
         yield live
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def new_context(browser: Browser, server: LiveServer, **kw) -> BrowserContext:
-    context = browser.new_context(base_url=server.url, accept_downloads=True, locale="sv-SE", **kw)
-    context.set_default_timeout(15_000)
-    return context
+    return browser_context(browser, server.url, accept_downloads=True, **kw)
 
 
 def sign_in(page: Page, name: str, password: str) -> None:
@@ -257,6 +243,36 @@ def test_a_reader_is_refused(browser: Browser, server: LiveServer, register: Reg
     page.goto(f"/rapporter/{ref}/dra-tillbaka")
     expect(page.get_by_role("heading", name="Åtkomst nekad")).to_be_visible()
     context.close()
+
+
+def test_signing_out_ends_the_session_for_back_and_a_copied_cookie(
+        browser: Browser, server: LiveServer) -> None:
+    """Sign in, open a report, copy the cookies, sign out: neither the back button nor the
+    copied cookie in another browser brings the report back — both land on the sign-in page."""
+    context = new_context(browser, server)
+    page = context.new_page()
+    sign_in(page, *READER)
+    ref = report_link(page, "Trafikkontoret")
+    page.goto(f"/rapporter/{ref}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(ref)
+    copied = context.cookies()
+    assert any(c["name"] == "avsteg_session" for c in copied)
+    page.get_by_role("button", name="Logga ut").click()
+    expect(page).to_have_url(re.compile(r"/logga-in$"))
+    expect(page.get_by_text("Du är utloggad.")).to_be_visible()
+    page.go_back()  # the report page again? No: pages are no-store, and the session is over
+    expect(page).to_have_url(re.compile(r"/logga-in\?nasta="))
+    expect(page.get_by_role("button", name="Logga in")).to_be_visible()
+    expect(page.get_by_text(ref)).to_have_count(0)
+    context.close()
+
+    other = new_context(browser, server)
+    other.add_cookies(copied)
+    reused = other.new_page()
+    reused.goto(f"/rapporter/{ref}")
+    expect(reused).to_have_url(re.compile(r"/logga-in\?nasta="))
+    expect(reused.get_by_label("Användarnamn")).to_be_visible()
+    other.close()
 
 
 def test_downloads_open_and_hold_the_filtered_set(caseworker_page: Page) -> None:

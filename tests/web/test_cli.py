@@ -74,6 +74,9 @@ def test_user_add_list_remove_and_sign_in(tmp_path: Path) -> None:
         client, ok = sign_in(base, "Anna Svensson", "ett-långt-lösenord")
         assert ok.status_code == 200 and "Anna Svensson (handläggare)" in ok.text
         assert avsteg("user", "remove", "Anna Svensson", "--db", db, cwd=tmp_path).returncode == 0
+        # The browser she left signed in is signed out with her account.
+        after = client.get("/registret", follow_redirects=False)
+        assert after.status_code == 303 and after.headers["location"].startswith("/logga-in")
         _, gone = sign_in(base, "Anna Svensson", "ett-långt-lösenord")
         assert gone.status_code == 400
     assert avsteg("user", "remove", "Anna Svensson", "--db", db, cwd=tmp_path).returncode == 1

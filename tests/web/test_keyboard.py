@@ -13,24 +13,23 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.web.support import CASEWORKER, CHROMIUM_ARGS, LiveServer, Register, chromium_path
+from tests.web.conftest import browser_context
+from tests.web.support import CASEWORKER, LiveServer, Register
 
 pytestmark = pytest.mark.integration
 MAX_TABS = 60
 
 
 @pytest.fixture(scope="module")
-def page(register: Register) -> Iterator[Page]:
-    with LiveServer(register) as live, sync_playwright() as p:
-        browser: Browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live.url, locale="sv-SE")
-        context.set_default_timeout(15_000)
+def page(register: Register, browser: Browser) -> Iterator[Page]:
+    with LiveServer(register) as live:
+        context = browser_context(browser, live.url)
         try:
             yield context.new_page()
         finally:
-            browser.close()
+            context.close()
 
 
 def focused(page: Page) -> dict:

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from urllib.parse import urljoin
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from avsteg.config.settings import Settings
 from tests.support.net import free_port
+from tests.web.conftest import browser_context
 from tests.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, ROLE_CASEWORKER, ROLE_READER, USERS
 from tests.web.oidc_provider import oidc_provider as start_provider
-from tests.web.support import CHROMIUM_ARGS, LiveServer, Register, chromium_path
+from tests.web.support import LiveServer, Register
 
 pytestmark = pytest.mark.integration
 
@@ -54,21 +55,9 @@ def servers(register: Register, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield Servers(app, hasty)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture
 def context(browser: Browser, servers: Servers) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=servers.app.url, locale="sv-SE")
-    ctx.set_default_timeout(15_000)
+    ctx = browser_context(browser, servers.app.url)
     yield ctx
     ctx.close()
 
@@ -207,8 +196,7 @@ def test_a_tampered_state_is_refused(context: BrowserContext) -> None:
 def test_a_state_older_than_allowed_is_refused(
         browser: Browser, servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="avsteg")
-    ctx = browser.new_context(base_url=servers.hasty.url, locale="sv-SE")
-    ctx.set_default_timeout(15_000)
+    ctx = browser_context(browser, servers.hasty.url)
     page = ctx.new_page()
     at_provider(page, "anna")
     page.wait_for_timeout(1500)  # the person dawdles at the provider

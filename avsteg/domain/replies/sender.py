@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from typing import Any, Literal
 
 from avsteg.domain.message import InboundMessage
+from avsteg.domain.replies.addresses import address_header
 from avsteg.domain.report import Problem
 from avsteg.domain.schema import Schema
 from avsteg.domain.swedish import count
@@ -310,11 +311,11 @@ def _envelope(original: InboundMessage, body: str, *, references: Sequence[str],
               service_address: str, service_name: str, now: dt.datetime,
               not_registered: bool = False) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = formataddr((service_name, service_address))
+    msg["From"] = address_header(service_name, service_address)
     if original.reply_to:
         msg["To"] = original.reply_to
     else:
-        msg["To"] = formataddr((original.sender_name or "", original.sender))
+        msg["To"] = address_header(original.sender_name or "", original.sender)
     msg["Subject"] = reply_subject(original.subject, references, not_registered=not_registered)
     msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=dt.UTC))
     domain = service_address.rpartition("@")[2] or None

@@ -96,24 +96,27 @@ MAX_EXTRA_PARTS = 100
 
 
 def read_message(raw: bytes, *, max_message_bytes: int | None = None,
-                 max_attachment_bytes: int | None = None) -> InboundMessage:
+                 max_attachment_bytes: int | None = None, size: int | None = None
+                 ) -> InboundMessage:
     """Parse ``raw`` (an RFC 5322 message); never raises.
 
     Above ``max_message_bytes`` (``policy.max_message_bytes``) only the headers are read; an
     attachment above ``max_attachment_bytes`` (``policy.max_attachment_bytes``) is not decoded.
     Either becomes an attachment whose ``problem`` tells the sender, in Swedish, what to send.
+    ``size``: the whole message's size when ``raw`` is only its headers (a cut message).
     """
     raw = bytes(raw or b"")
+    size = len(raw) if size is None else max(size, len(raw))
     max_raw = min(MAX_RAW_BYTES, max_message_bytes or MAX_RAW_BYTES)
-    if len(raw) > max_raw:
+    if size > max_raw:
         # The stdlib parser holds the message as lists of lines (~9x its size at peak): above
         # the cap, keep the headers and tell the sender instead.
-        log.warning("message of %d bytes exceeds %d; headers only", len(raw), max_raw)
+        log.warning("message of %d bytes exceeds %d; headers only", size, max_raw)
         limit = max(max_raw // (1024 * 1024), 1)
         too_big = make_attachment("meddelande.eml", "message/rfc822", b"", "",
                                   problem=MESSAGE_TOO_BIG.format(limit=limit))
         return dataclasses.replace(_build(_headers_only(raw), raw, walk=False),
-                                   attachments=(too_big,))
+                                   attachments=(too_big,), raw_size=size)
     try:
         msg = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, or_, select, union
 from sqlalchemy.orm import Session, selectinload
 
+from avsteg.storage.folding import contains_folded
 from avsteg.storage.models import (
     DeviationRow,
     HistoryRow,
@@ -94,26 +95,31 @@ def _matching(
     elif status == "withdrawn":
         query = query.where(Report.withdrawn_at.is_not(None))
     if search and search.strip():
-        query = query.where(ReportVersion.id.in_(_found_versions(f"%{search.strip()}%")))
+        query = query.where(ReportVersion.id.in_(_found_versions(search.strip())))
     return query
 
 
-def _found_versions(pattern: str) -> Any:
-    """The versions whose report, message or a deviation contains ``pattern`` (ILIKE).
+def _found_versions(text: str) -> Any:
+    """The versions whose report, message or a deviation contains ``text``, ignoring case in
+    every alphabet (:func:`~avsteg.storage.folding.contains_folded`: "örebro" finds "Örebro"
+    on SQLite and on a PostgreSQL whatever its locale).
 
     A UNION of one select per table rather than one OR over a join: each part can use its own
     trigram index on PostgreSQL (migration 0007), and none makes a pass per version.
     """
+    def has(column: Any) -> Any:
+        return contains_folded(column, text)
+
     return union(
         select(ReportVersion.id).where(or_(
-            ReportVersion.organisation.ilike(pattern), ReportVersion.contact_name.ilike(pattern),
-            ReportVersion.contact_email.ilike(pattern), ReportVersion.filename.ilike(pattern))),
+            has(ReportVersion.organisation), has(ReportVersion.contact_name),
+            has(ReportVersion.contact_email), has(ReportVersion.filename))),
         select(ReportVersion.id).join(Report, Report.id == ReportVersion.report_id)
-        .where(Report.reference.ilike(pattern)),
+        .where(has(Report.reference)),
         select(ReportVersion.id).join(MessageRow, MessageRow.id == ReportVersion.message_id)
-        .where(or_(MessageRow.sender.ilike(pattern), MessageRow.subject.ilike(pattern))),
-        select(DeviationRow.version_id).where(or_(DeviationRow.procurement.ilike(pattern),
-                                                  DeviationRow.supplier.ilike(pattern))),
+        .where(or_(has(MessageRow.sender), has(MessageRow.subject))),
+        select(DeviationRow.version_id).where(or_(has(DeviationRow.procurement),
+                                                  has(DeviationRow.supplier))),
     )
 
 
@@ -171,7 +177,7 @@ def list_reports(
     ``year``: the Rapportår the current version reports. ``organisation``, ``report_type``:
     exactly as registered (the choices a filter offers come from the register itself).
     ``status``: ``"current"`` or ``"withdrawn"``; None lists both. ``search``: free text found
-    (case-insensitively for ASCII letters) in the reference, organisation, contact, sender,
+    (ignoring case, Swedish letters too) in the reference, organisation, contact, sender,
     subject, file name, or a deviation's procurement or supplier. ``sort``: one of
     :data:`SORT_KEYS`, ties broken by reference. ``offset``/``limit``: the page;
     ``Page.total`` counts every match; ``total``: that count when the caller has it already
@@ -262,6 +268,12 @@ def register_choices(s: Session) -> dict[str, list[Any]]:
     }
 
 
+def register_choices_mark(s: Session) -> int:
+    """Changes whenever :func:`register_choices` may give something new: the newest version's
+    id (a version is only ever added, never removed; an index lookup, not a scan)."""
+    return int(s.execute(select(func.coalesce(func.max(ReportVersion.id), 0))).scalar_one())
+
+
 def report_details(s: Session, reference: str) -> ReportDetails | None:
     """One report's whole story, or None when there is no such reference."""
     report = find_report_by_reference(s, reference)
@@ -331,6 +343,7 @@ def _message(row: MessageRow, problems: Sequence[ProblemRow]) -> MessageView:
         reprocessed_from=row.reprocessed_from,
         errors=tuple(_problem(p) for p in problems
                      if p.message_id == row.id and p.severity == "error"),
+        size=row.size or 0, cut=bool(row.cut),
     )
 
 

@@ -134,6 +134,8 @@ class MessageView:
     reason: str | None
     reprocessed_from: int | None  # a copy made by ``avsteg reprocess`` of that message
     errors: tuple[ProblemView, ...]
+    size: int = 0  # of the whole message
+    cut: bool = False  # only its headers are stored; the whole message is in the mailbox
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +144,7 @@ class MessageView:
             "state": self.state, "outcome": self.outcome, "reason": self.reason,
             "reprocess_of": self.reprocessed_from,
             "errors": [p.to_json() for p in self.errors],
+            "size": self.size, "cut": self.cut,
         }
 
 
