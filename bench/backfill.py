@@ -30,28 +30,15 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support.*
+from tests.support.servers import start_dovecot  # noqa: E402
 
 BATCH = 50  # imap.batch_size's default: the floor fetches in the same batches as the worker
-
-
-def start_dovecot() -> tuple[object, Path]:
-    from tests.support.servers import DovecotServer, make_tls_files
-
-    directory = Path(tempfile.mkdtemp(prefix="avsteg-bench-"))
-    directory.chmod(0o755)  # Dovecot's mail and login users must traverse it
-    tls_dir = directory / "tls"
-    tls_dir.mkdir()
-    server = DovecotServer(directory / "dovecot", make_tls_files(tls_dir))
-    server.directory.mkdir()
-    server.start()
-    return server, directory
 
 
 def fill_mailbox(server, n: int):
@@ -165,7 +152,7 @@ def main() -> None:
         worker_child(args)
         return
     sizes = sorted(set([1000, 2000, 4000] if args.all else (args.n or [2000])))
-    server, directory = start_dovecot()
+    server, directory = start_dovecot("avsteg-bench-")
     try:
         print(f"{'N':>6} {'append s':>9} {'floor msg/s':>12} {'worker msg/s':>13} {'ratio':>6} "
               f"{'peak RSS MB':>12}  outcomes")

@@ -26,27 +26,14 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.support.*
+from tests.support.servers import start_dovecot  # noqa: E402
 
 MB = 1024 * 1024
-
-
-def start_dovecot() -> tuple[object, Path]:
-    from tests.support.servers import DovecotServer, make_tls_files
-
-    directory = Path(tempfile.mkdtemp(prefix="avsteg-bench-big-"))
-    directory.chmod(0o755)  # Dovecot's mail and login users must traverse it
-    tls_dir = directory / "tls"
-    tls_dir.mkdir()
-    server = DovecotServer(directory / "dovecot", make_tls_files(tls_dir))
-    server.directory.mkdir()
-    server.start()
-    return server, directory
 
 
 def big_message(n: int, size: int) -> bytes:
@@ -155,7 +142,7 @@ def main() -> None:
         return
     from tests.support.worker_env import report_message
 
-    server, directory = start_dovecot()
+    server, directory = start_dovecot("avsteg-bench-big-")
     try:
         rows = []
         user, secs, total = fill(server, (report_message(i, tag="small") for i in range(args.n)))

@@ -398,6 +398,18 @@ class DovecotServer:
             return sorted(name for _flags, _sep, name in client.list_folders())
 
 
+def start_dovecot(prefix: str = "avsteg-bench-") -> tuple[DovecotServer, Path]:
+    """A private Dovecot outside pytest (the benchmarks), in a fresh directory it returns."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    directory.chmod(0o755)  # Dovecot's mail and login users must traverse it
+    tls_dir = directory / "tls"
+    tls_dir.mkdir()
+    server = DovecotServer(directory / "dovecot", make_tls_files(tls_dir))
+    server.directory.mkdir()
+    server.start()
+    return server, directory
+
+
 @pytest.fixture(scope="session")
 def dovecot(tls_files: TlsFiles) -> Iterator[DovecotServer]:
     """One private Dovecot for the session; tests isolate by taking a fresh ``mail_user``."""
