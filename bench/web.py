@@ -7,7 +7,7 @@ fetched ``--rounds`` times and its p50/p95 printed against spec 5's targets (p95
 search < 500 ms), beside a floor measured in the same run: ``/healthz`` (the same HTTP stack and
 one database round trip) and a bare ``SELECT 1``; and what each signed-in request adds (the
 server-side session's lookup) and what Registret's filter choices cost read afresh against
-kept (:class:`avsteg.web.readmodel.ChoicesCache`). Sammanställning keeps its figures until the
+kept (:class:`avsteg.web.readmodel.Kept`). Sammanställning keeps its figures until the
 register changes, so its figures are also timed summed afresh (the first view after a new
 report), straight from the read model. The board report of a year (a Word document of every
 deviation, about 20,000 rows here) is a download, not a page: it has its own target of a few
@@ -44,7 +44,7 @@ from avsteg.storage.read_model import register_choices, register_rows, register_
 from avsteg.web.accounts import add_account
 from avsteg.web.app import starlette_app
 from avsteg.web.auth import User
-from avsteg.web.readmodel import CHOICES
+from avsteg.web.readmodel import Kept
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.*
 # The tests' PostgreSQL starter (initdb as the postgres user, a free port, fsync off).
@@ -190,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
                 with db.unit_of_work(readonly=True) as s:
                     register_choices(s)
 
+            kept: Kept[dict] = Kept()
+
             def choices_kept() -> None:
                 with db.unit_of_work(readonly=True) as s:
-                    CHOICES.get(db, s)
+                    kept.get(s, "choices", lambda: register_choices(s))
 
             for name, fn in (("per request: session lookup", lookup),
                              ("Registret's choices, read afresh", choices_afresh),
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed += not ok
                 print(f"{name:34} {statistics.median(times):8.1f} {p95:8.1f} {target:8.0f}  "
                       f"{'ok' if ok else 'TOO SLOW'}")
-            # The page keeps its figures until the register changes (FiguresCache): the first
+            # The page keeps its figures until the register changes (Kept): the first
             # view after a new report sums afresh. That cost, measured without HTTP and HTML:
             schema = schema_of(settings)
             for label, year in (("Sammanställning afresh, 2025", 2025),

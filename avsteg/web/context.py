@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from avsteg.config.settings import Settings
+from avsteg.domain.figures import Summary
 from avsteg.domain.schema import Schema
 from avsteg.storage import Database
 from avsteg.web.auth import SignInLimiter, csrf_token, current_user
-from avsteg.web.readmodel import FiguresCache
+from avsteg.web.readmodel import Kept
 from avsteg.web.sessions import SessionStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ class WebContext:
     # Builds the pipeline for reprocessing and register-anyway (the worker's own wiring).
     pipeline_factory: Callable[[], Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    figures: FiguresCache = field(default_factory=FiguresCache)
+    # Kept until the register changes: Registret's filter choices, Sammanställning's figures.
+    choices: Kept[dict[str, list[Any]]] = field(default_factory=Kept)
+    figures: Kept[Summary] = field(default_factory=Kept)
 
 
 def web(request: Request) -> WebContext:

@@ -61,7 +61,7 @@ def home(request: Request) -> Response:
 def register(request: Request) -> Response:
     ctx = web(request)
     f = filters_from(request)
-    page = readmodel.register_page(ctx.db, f, ctx.settings.web.page_size)
+    page = readmodel.register_page(ctx.db, f, ctx.settings.web.page_size, ctx.choices)
     template = "register_results.html" if request.headers.get("HX-Request") else "register.html"
     return render(request, template, f=f, page=page, columns=COLUMNS, query_of=query_of,
                   statuses=(CURRENT, WITHDRAWN))

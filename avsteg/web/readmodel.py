@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from avsteg.domain.figures import Summary
 from avsteg.domain.register import Register
@@ -29,7 +29,6 @@ from avsteg.storage.read_model import (
     matching_report_ids,
     message_raw,
     register_choices,
-    register_choices_mark,
     register_figures,
     register_rows,
     register_stamp,
@@ -39,6 +38,7 @@ from avsteg.storage.read_model import (
     version_authors,
 )
 
+T = TypeVar("T")
 STATUSES = (CURRENT, WITHDRAWN)
 _STATUS_CODES = {CURRENT: "current", WITHDRAWN: "withdrawn"}
 # The sort keys in the page's address (Swedish) → the read model's.
@@ -79,42 +79,43 @@ class RegisterPage:
     report_types: list[str]
 
 
-class ChoicesCache:
-    """Registret's filter choices (years, organisations, report types), kept per database.
+class Kept(Generic[T]):
+    """Values read from the register, each kept until the register changes.
 
-    ``register_choices`` reads every current version (a DISTINCT over the register) and every
-    Registret page needs it; the choices change only when a version is added. So they are read
-    again only when :func:`register_choices_mark` (the newest version's id: one index lookup)
-    has moved, or after ``max_age`` seconds — which also bounds how long a version committed
-    late with a smaller id (concurrent writers on PostgreSQL) could stay out of the lists.
+    Registret's filter choices (a DISTINCT over every current version, on every page) and
+    Sammanställning's figures (a few hundred milliseconds on a large register) change only when
+    a version is added or a report withdrawn or restored, a few times a day. So a value is read
+    again only when :func:`register_stamp` (two cheap reads) has moved, or after ``max_age``
+    seconds, which bounds how long a version committed late with a smaller id (concurrent
+    writers on PostgreSQL) could stay out of it.
     """
 
     def __init__(self, max_age: float = 60.0) -> None:
         self.max_age = max_age
         self._lock = threading.Lock()
-        self._kept: weakref.WeakKeyDictionary[Database, tuple[int, float, dict[str, list[Any]]]]
-        self._kept = weakref.WeakKeyDictionary()
+        self._kept: dict[Hashable, tuple[tuple[Any, ...], float, T]] = {}
 
-    def get(self, db: Database, s: Any) -> dict[str, list[Any]]:
-        mark = register_choices_mark(s)
+    def get(self, s: Any, key: Hashable, read: Callable[[], T]) -> T:
+        """The value under ``key``, from ``read()`` (in the session ``s``) when not kept."""
+        stamp = register_stamp(s)
         now = time.monotonic()
         with self._lock:
-            kept = self._kept.get(db)
-        if kept is not None and kept[0] == mark and now - kept[1] < self.max_age:
+            kept = self._kept.get(key)
+        if kept is not None and kept[0] == stamp and now - kept[1] < self.max_age:
             return kept[2]
-        choices = register_choices(s)
+        value = read()
         with self._lock:
-            self._kept[db] = (mark, now, choices)
-        return choices
+            self._kept[key] = (stamp, now, value)
+        return value
 
 
-CHOICES = ChoicesCache()
-
-
-def register_page(db: Database, f: Filters, page_size: int) -> RegisterPage:
+def register_page(db: Database, f: Filters, page_size: int,
+                  kept: Kept[dict[str, list[Any]]] | None = None) -> RegisterPage:
+    """One page of Registret; ``kept``: the app's choices, read again only after a change."""
     sort = SORTS.get(f.sort, "received")
     with db.unit_of_work(readonly=True) as s:
-        choices = CHOICES.get(db, s)
+        choices = (kept.get(s, "choices", lambda: register_choices(s)) if kept is not None
+                   else register_choices(s))
         figures = register_figures(s, **f.query())
         pages = max(1, -(-figures.reports // page_size))
         page = min(max(1, f.page), pages)
@@ -146,38 +147,13 @@ def filtered_register(db: Database, schema: Schema, f: Filters) -> Register:
     )
 
 
-class FiguresCache:
-    """Sammanställning's figures per year, kept until the register changes.
-
-    Summing a large register takes the database a few hundred milliseconds; reports arrive a
-    few times a day. So the figures are summed again only when ``register_stamp`` (two cheap
-    reads) says a version was added or a report withdrawn or restored since.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._kept: dict[int | None, tuple[tuple[Any, ...], Summary]] = {}
-
-    def get(self, db: Database, schema: Schema, year: int | None) -> Summary:
-        with db.unit_of_work(readonly=True) as s:
-            stamp = register_stamp(s)
-            with self._lock:
-                kept = self._kept.get(year)
-            if kept is not None and kept[0] == stamp:
-                return kept[1]
-            summary = register_summary(s, schema, year=year)
-        with self._lock:
-            self._kept[year] = (stamp, summary)
-        return summary
-
-
 def summary_for(db: Database, schema: Schema, year: int | None,
-                cache: FiguresCache | None = None) -> Summary:
+                kept: Kept[Summary] | None = None) -> Summary:
     """Sammanställning's figures, summed by the database (the page must not load the rows)."""
-    if cache is not None:
-        return cache.get(db, schema, year)
     with db.unit_of_work(readonly=True) as s:
-        return register_summary(s, schema, year=year)
+        if kept is None:
+            return register_summary(s, schema, year=year)
+        return kept.get(s, year, lambda: register_summary(s, schema, year=year))
 
 
 def register_for_year(db: Database, schema: Schema, year: int | None) -> Register:

@@ -268,12 +268,6 @@ def register_choices(s: Session) -> dict[str, list[Any]]:
     }
 
 
-def register_choices_mark(s: Session) -> int:
-    """Changes whenever :func:`register_choices` may give something new: the newest version's
-    id (a version is only ever added, never removed; an index lookup, not a scan)."""
-    return int(s.execute(select(func.coalesce(func.max(ReportVersion.id), 0))).scalar_one())
-
-
 def report_details(s: Session, reference: str) -> ReportDetails | None:
     """One report's whole story, or None when there is no such reference."""
     report = find_report_by_reference(s, reference)
